@@ -1,0 +1,3 @@
+from pystream_migrate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Command-line parsing only: every subcommand hands its options to one function."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pystream_migrate import __version__
+from pystream_migrate.connection import mask_password
+from pystream_migrate.errors import EXIT_FAILURE, EXIT_INTERRUPTED, MigrateError
+
+PROG = "pystream-migrate"
+
+EPILOG = """\
+exit codes: 0 success, 1 operation failed, 2 bad command line, 3 cannot connect or log in,
+4 archive truncated or corrupt, 5 source/target not fit for the job (versions, non-empty
+target, missing extension or privilege), 6 verify found differences, 130 interrupted.
+Connection settings not in -d come from the libpq environment (PGHOST, PGPORT, PGUSER,
+PGPASSWORD, PGSERVICE, PGSSLMODE, ~/.pgpass), as for psql."""
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if n < 1 or n > 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return n
+
+
+def _level(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if n < 0 or n > 22:
+        raise argparse.ArgumentTypeError("zstd levels go from 0 (off) to 22")
+    return n
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0, help="say more (repeatable)")
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--schema", action="append", default=[], metavar="PATTERN",
+                   help="only objects in schemas matching PATTERN (repeatable)")
+    p.add_argument("-N", "--exclude-schema", action="append", default=[], metavar="PATTERN",
+                   help="leave out schemas matching PATTERN (repeatable)")
+    p.add_argument("-t", "--table", action="append", default=[], metavar="PATTERN",
+                   help="only tables matching PATTERN (repeatable)")
+    p.add_argument("-T", "--exclude-table", action="append", default=[], metavar="PATTERN",
+                   help="leave out tables matching PATTERN (repeatable)")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("-s", "--schema-only", action="store_true", help="only the schema, no data")
+    only.add_argument("-a", "--data-only", action="store_true", help="only the data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Dump a PostgreSQL + TimescaleDB database into a compressed streaming "
+        "archive and restore it in parallel. No pg_dump, pg_restore or psql needed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    dump = sub.add_parser(
+        "dump", help="dump a database into an archive",
+        description="Dump a database into an archive, from one consistent snapshot.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dump.add_argument("-d", "--dbname", required=True, metavar="DSN",
+                      help="source: a conninfo string or postgresql:// URI")
+    dump.add_argument("-f", "--file", required=True, metavar="FILE",
+                      help="archive to write; '-' writes to standard output")
+    dump.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N",
+                      help="parallel COPY workers (default 2)")
+    dump.add_argument("-Z", "--compress", type=_level, default=3, metavar="LEVEL",
+                      help="zstd level, 0-22 (default 3)")
+    dump.add_argument("--exclude-table-data", action="append", default=[], metavar="PATTERN",
+                      help="dump the definition but not the rows of matching tables")
+    dump.add_argument("--copy-format", choices=("text", "binary"), default="text",
+                      help="COPY format for table data (default text; binary falls back to "
+                      "text for types without binary I/O)")
+    _add_filters(dump)
+    _add_common(dump)
+    dump.set_defaults(func=_run_dump)
+
+    restore = sub.add_parser(
+        "restore", help="restore an archive into a database",
+        description="Restore an archive into a database, in parallel, between "
+        "timescaledb_pre_restore() and timescaledb_post_restore().",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    restore.add_argument("-d", "--dbname", required=True, metavar="DSN",
+                         help="target: a conninfo string or postgresql:// URI")
+    restore.add_argument("-f", "--file", required=True, metavar="FILE",
+                         help="archive to read; '-' reads standard input")
+    restore.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N",
+                         help="parallel workers (default 2)")
+    restore.add_argument("-O", "--no-owner", action="store_true",
+                         help="do not restore object owners")
+    restore.add_argument("-x", "--no-privileges", action="store_true",
+                         help="do not restore GRANT/REVOKE")
+    restore.add_argument("--no-tablespaces", action="store_true",
+                         help="create everything in the default tablespace")
+    restore.add_argument("-c", "--clean", action="store_true",
+                         help="drop the archive's objects from the target before creating them")
+    restore.add_argument("--if-exists", action="store_true",
+                         help="with --clean: use DROP ... IF EXISTS")
+    restore.add_argument("-C", "--create", action="store_true",
+                         help="create the target database (named by -d) first")
+    restore.add_argument("--section", action="append", default=[],
+                         choices=("pre-data", "data", "post-data"),
+                         help="restore only this section (repeatable)")
+    errs = restore.add_mutually_exclusive_group()
+    errs.add_argument("-e", "--exit-on-error", dest="continue_on_error", action="store_false",
+                      help="stop at the first error (the default)")
+    errs.add_argument("--continue-on-error", dest="continue_on_error", action="store_true",
+                      help="go on after errors, report every one, and exit non-zero")
+    restore.add_argument("--resume", action="store_true",
+                         help="finish an interrupted restore without redoing finished entries")
+    restore.add_argument("--no-analyze", action="store_true",
+                         help="skip the ANALYZE of restored tables")
+    restore.add_argument("-L", "--use-list", metavar="LISTFILE",
+                         help="restore only the entries in LISTFILE (made with 'list')")
+    _add_filters(restore)
+    _add_common(restore)
+    restore.set_defaults(func=_run_restore)
+
+    lst = sub.add_parser("list", help="print an archive's table of contents",
+                         description="Print an archive's table of contents, in restore order.")
+    lst.add_argument("file", metavar="FILE", help="archive; '-' reads standard input")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    _add_common(lst)
+    lst.set_defaults(func=_run_list)
+
+    verify = sub.add_parser(
+        "verify", help="check an archive, or compare a target with its source",
+        description="With FILE: check every checksum in the archive (no server needed). "
+        "With --source and --target: compare the two databases.",
+    )
+    verify.add_argument("file", nargs="?", metavar="FILE", help="archive; '-' reads stdin")
+    verify.add_argument("--source", metavar="DSN", help="the source database")
+    verify.add_argument("--target", metavar="DSN", help="the migrated target database")
+    _add_common(verify)
+    verify.set_defaults(func=_run_verify)
+
+    demo = sub.add_parser(
+        "demo", help="run dump, restore and verify on a throwaway local server",
+        description="Start a throwaway local PostgreSQL + TimescaleDB server, load sample "
+        "data, dump, restore, verify, report, and clean up.",
+    )
+    demo.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N")
+    _add_common(demo)
+    demo.set_defaults(func=_run_demo)
+    return parser
+
+
+def _run_dump(args: argparse.Namespace) -> int:
+    from pystream_migrate.dump import run_dump
+
+    return run_dump(args)
+
+
+def _run_restore(args: argparse.Namespace) -> int:
+    from pystream_migrate.restore import run_restore
+
+    return run_restore(args)
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from pystream_migrate.listing import run_list
+
+    return run_list(args)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from pystream_migrate.verify import run_verify
+
+    return run_verify(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from pystream_migrate.demo import run_demo
+
+    return run_demo(args)
+
+
+def error(message: str) -> None:
+    print(f"{PROG}: error: {mask_password(message)}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except MigrateError as exc:
+        error(exc.one_line())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our stdout went away; say so once and do not print a traceback.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        error("output pipe closed by the reader")
+        return EXIT_FAILURE
