@@ -1,0 +1,337 @@
+"""On-disk layout of a pystream-migrate archive.
+
+This module owns the byte-level definitions shared by the writer and the reader: magic
+numbers, the fixed binary structures (preamble, record header, trailer), the payload
+codec (one zstd frame per record) and the JSON documents stored in record payloads.
+It knows nothing about files or threads. ``docs/archive-format.md`` is the normative
+description; keep the two in step.
+
+Problems found while decoding raise :class:`FormatViolation`, a short reason without
+context; the reader wraps it into an :class:`~pystream_migrate.errors.ArchiveError` that
+names the archive and the affected entry.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Literal, NamedTuple
+
+import zstandard
+
+FORMAT_VERSION = 1
+DEFAULT_BLOCK_SIZE = 1 << 20  # uncompressed bytes per data block
+MAX_BLOCK_SIZE = 1 << 28  # keeps every block's sizes well inside the u32 fields
+
+MAGIC = b"\x89PSMA\r\n\x1a"  # first 8 bytes of every archive
+TRAILER_MAGIC = b"PSMA-END"  # last 8 bytes of a complete archive
+
+# magic, format version, flags (0), CRC32 of the preceding 12 bytes
+PREAMBLE = struct.Struct("<8sHHI")
+# type, flags (0), reserved (0), entry id, sequence, raw length, payload length,
+# CRC32 of the payload, CRC32 of the preceding 28 bytes
+RECORD_HEADER = struct.Struct("<BBHqIIIII")
+# footer offset, footer length, format version, reserved (0),
+# CRC32 of the preceding 20 bytes, trailer magic
+TRAILER = struct.Struct("<QQHHI8s")
+
+_U32_MAX = 0xFFFFFFFF
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+
+
+class FormatViolation(ValueError):
+    """Bytes that do not follow the archive format; the message is a short reason."""
+
+
+class RecordType(IntEnum):
+    HEADER = 1
+    BLOCK = 2
+    ENTRY_END = 3
+    FOOTER = 4
+
+
+@dataclass(frozen=True)
+class EntryStats:
+    """What an entry holds: as counted by the writer and checked by the reader."""
+
+    entry_id: int
+    rows: int
+    raw_bytes: int
+    blocks: int
+    checksum: int  # CRC32 of the entry's whole uncompressed byte stream
+
+
+class StreamEvent(NamedTuple):
+    """One step of a sequential read: a chunk of an entry's data, or the entry's end."""
+
+    kind: Literal["data", "end"]
+    entry_id: int
+    payload: bytes | None  # set for "data"
+    stats: EntryStats | None  # set for "end"
+
+
+@dataclass(frozen=True)
+class FooterEntry:
+    """Where an entry's records are, according to the footer."""
+
+    stats: EntryStats
+    block_offsets: Sequence[int]
+    block_lengths: Sequence[int]  # whole record: header + payload
+    end_offset: int
+    end_length: int
+
+
+@dataclass(frozen=True)
+class Footer:
+    entries: dict[int, FooterEntry]
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordHeader:
+    type: RecordType
+    entry_id: int
+    seq: int
+    raw_length: int
+    payload_length: int
+    payload_crc: int
+
+    @property
+    def record_length(self) -> int:
+        return RECORD_HEADER.size + self.payload_length
+
+    def pack(self) -> bytes:
+        body = RECORD_HEADER.pack(
+            int(self.type),
+            0,
+            0,
+            self.entry_id,
+            self.seq,
+            self.raw_length,
+            self.payload_length,
+            self.payload_crc,
+            0,
+        )[:-4]
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> RecordHeader:
+        (
+            rtype,
+            flags,
+            reserved,
+            entry_id,
+            seq,
+            raw_length,
+            payload_length,
+            payload_crc,
+            header_crc,
+        ) = RECORD_HEADER.unpack(raw)
+        if zlib.crc32(raw[:-4]) != header_crc:
+            raise FormatViolation("record header checksum mismatch")
+        if flags or reserved:
+            raise FormatViolation("record header has unknown flags set")
+        try:
+            record_type = RecordType(rtype)
+        except ValueError:
+            raise FormatViolation(f"unknown record type {rtype}") from None
+        return cls(record_type, entry_id, seq, raw_length, payload_length, payload_crc)
+
+
+# --- preamble and trailer ---------------------------------------------------------------
+
+
+def pack_preamble(version: int = FORMAT_VERSION) -> bytes:
+    body = PREAMBLE.pack(MAGIC, version, 0, 0)[:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def unpack_preamble(raw: bytes) -> int:
+    """Return the format version; the caller has already checked the magic."""
+    _magic, version, flags, crc = PREAMBLE.unpack(raw)
+    if zlib.crc32(raw[:-4]) != crc:
+        raise FormatViolation("preamble checksum mismatch")
+    if flags:
+        raise FormatViolation("preamble has unknown flags set")
+    return int(version)
+
+
+def pack_trailer(footer_offset: int, footer_length: int) -> bytes:
+    body = TRAILER.pack(footer_offset, footer_length, FORMAT_VERSION, 0, 0, TRAILER_MAGIC)[:20]
+    return body + struct.pack("<I", zlib.crc32(body)) + TRAILER_MAGIC
+
+
+def unpack_trailer(raw: bytes) -> tuple[int, int]:
+    """Return (footer offset, footer length); raise if the trailer is not intact."""
+    footer_offset, footer_length, version, reserved, crc, magic = TRAILER.unpack(raw)
+    if magic != TRAILER_MAGIC:
+        raise FormatViolation("trailer magic is missing")
+    if zlib.crc32(raw[:20]) != crc:
+        raise FormatViolation("trailer checksum mismatch")
+    if version != FORMAT_VERSION or reserved:
+        raise FormatViolation(f"trailer has unexpected version {version}")
+    return int(footer_offset), int(footer_length)
+
+
+# --- payload codec ----------------------------------------------------------------------
+
+
+def make_compressor(level: int) -> zstandard.ZstdCompressor:
+    """A compressor for record payloads; not thread-safe, use one per thread."""
+    return zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+
+
+def make_decompressor() -> zstandard.ZstdDecompressor:
+    """A decompressor for record payloads; not thread-safe, use one per thread."""
+    return zstandard.ZstdDecompressor()
+
+
+def encode_record(
+    cctx: zstandard.ZstdCompressor,
+    record_type: RecordType,
+    entry_id: int,
+    seq: int,
+    data: bytes | bytearray | memoryview,
+) -> tuple[bytes, bytes]:
+    """Compress ``data`` and return (record header, payload) ready to append."""
+    raw_length = len(data)
+    if raw_length > _U32_MAX:
+        raise ValueError(f"record of {raw_length} bytes is too large for the archive format")
+    payload = cctx.compress(data)
+    header = RecordHeader(record_type, entry_id, seq, raw_length, len(payload), zlib.crc32(payload))
+    return header.pack(), payload
+
+
+def decode_payload(dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes) -> bytes:
+    """Check and decompress a record payload; never returns unverified bytes."""
+    if len(payload) != header.payload_length:
+        raise FormatViolation("payload is shorter than its record header says")
+    if zlib.crc32(payload) != header.payload_crc:
+        raise FormatViolation("payload checksum mismatch")
+    try:
+        params = zstandard.get_frame_parameters(payload)
+        if params.content_size != header.raw_length or not params.has_checksum:
+            raise FormatViolation("payload frame does not match its record header")
+        data = dctx.decompress(payload, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise FormatViolation(f"payload does not decompress ({exc})") from None
+    if len(data) != header.raw_length:
+        raise FormatViolation("payload decompressed to an unexpected length")
+    return data
+
+
+# --- JSON documents ---------------------------------------------------------------------
+
+
+def dump_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatViolation(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise FormatViolation(f"{what} is not a JSON object")
+    return value
+
+
+def is_count(value: Any) -> bool:
+    """A non-negative JSON integer (bool excluded)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def index_toc(toc: Iterable[Any]) -> dict[int, dict[str, Any]]:
+    """Map entry id to TOC entry; every entry is a dict with a unique integer "id"."""
+    by_id: dict[int, dict[str, Any]] = {}
+    for position, entry in enumerate(toc):
+        if not isinstance(entry, dict):
+            raise FormatViolation(f"TOC item {position} is not an object")
+        entry_id = entry.get("id")
+        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+            raise FormatViolation(f"TOC item {position} has no integer id")
+        if not _I64_MIN <= entry_id <= _I64_MAX:
+            raise FormatViolation(f"TOC item {position} has an id out of range")
+        if entry_id in by_id:
+            raise FormatViolation(f"TOC id {entry_id} appears more than once")
+        by_id[entry_id] = entry
+    return by_id
+
+
+def describe_entry(entry_id: int, toc_entry: Mapping[str, Any] | None) -> str:
+    """Human name of an entry, e.g. ``entry 12 (TABLE DATA public.t)``."""
+    if not toc_entry:
+        return f"entry {entry_id}"
+    kind, schema, name = (toc_entry.get(key) for key in ("kind", "schema", "name"))
+    label = ".".join(str(part) for part in (schema, name) if part not in (None, ""))
+    words = " ".join(part for part in (str(kind) if kind else "", label) if part)
+    return f"entry {entry_id} ({words})" if words else f"entry {entry_id}"
+
+
+def stats_document(stats: EntryStats) -> dict[str, int]:
+    """Payload of an entry-end record."""
+    return {
+        "rows": stats.rows,
+        "raw_bytes": stats.raw_bytes,
+        "blocks": stats.blocks,
+        "checksum": stats.checksum,
+    }
+
+
+def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
+    values = [doc.get(key) for key in ("rows", "raw_bytes", "blocks", "checksum")]
+    if not all(is_count(value) for value in values) or values[3] > _U32_MAX:
+        raise FormatViolation("entry statistics are malformed")
+    rows, raw_bytes, blocks, checksum = values
+    return EntryStats(entry_id, rows, raw_bytes, blocks, checksum)
+
+
+def footer_document(entries: Iterable[FooterEntry], extra: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "entries": [
+            {
+                "id": entry.stats.entry_id,
+                **stats_document(entry.stats),
+                "block_offsets": list(entry.block_offsets),
+                "block_lengths": list(entry.block_lengths),
+                "end": [entry.end_offset, entry.end_length],
+            }
+            for entry in entries
+        ],
+        "extra": dict(extra),
+    }
+
+
+def parse_footer(doc: Mapping[str, Any]) -> Footer:
+    raw_entries, extra = doc.get("entries"), doc.get("extra")
+    if not isinstance(raw_entries, list) or not isinstance(extra, dict):
+        raise FormatViolation("footer is malformed")
+    entries: dict[int, FooterEntry] = {}
+    for item in raw_entries:
+        if not isinstance(item, dict):
+            raise FormatViolation("footer index item is not an object")
+        entry_id = item.get("id")
+        if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
+            raise FormatViolation("footer index has a missing or repeated entry id")
+        stats = parse_stats(entry_id, item)
+        offsets, lengths = item.get("block_offsets"), item.get("block_lengths")
+        end = item.get("end")
+        if (
+            not isinstance(offsets, list)
+            or not isinstance(lengths, list)
+            or len(offsets) != stats.blocks
+            or len(lengths) != stats.blocks
+            or not all(is_count(v) for v in (*offsets, *lengths))
+            or not isinstance(end, list)
+            or len(end) != 2
+            or not all(is_count(v) for v in end)
+        ):
+            raise FormatViolation(f"footer index of entry {entry_id} is malformed")
+        entries[entry_id] = FooterEntry(stats, offsets, lengths, end[0], end[1])
+    return Footer(entries, extra)

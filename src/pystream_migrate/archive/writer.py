@@ -1,0 +1,314 @@
+"""Writing an archive: strictly sequential, from several threads at once.
+
+An :class:`ArchiveWriter` appends records to a binary file object that only needs
+``write`` and ``flush`` (a pipe or stdout is fine: it never seeks or asks for its position).
+Each worker thread holds its own :class:`EntryWriter`; compression runs in that thread,
+outside the lock, and only the append of finished records is serialised. Memory stays
+bounded by one block buffer per open entry plus the index kept for the footer.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import zlib
+from array import array
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, BinaryIO
+
+import zstandard
+
+from pystream_migrate import __version__
+from pystream_migrate.archive.format import (
+    DEFAULT_BLOCK_SIZE,
+    MAX_BLOCK_SIZE,
+    EntryStats,
+    FooterEntry,
+    FormatViolation,
+    RecordType,
+    describe_entry,
+    dump_json,
+    encode_record,
+    footer_document,
+    index_toc,
+    is_count,
+    make_compressor,
+    pack_preamble,
+    pack_trailer,
+    stats_document,
+)
+from pystream_migrate.errors import ArchiveError
+
+_MAX_SEQ = 0xFFFFFFFF
+
+
+def open_output(path: str) -> BinaryIO:
+    """Open where an archive goes: ``"-"`` is standard output, anything else a new file."""
+    if path == "-":
+        return sys.stdout.buffer
+    return open(path, "wb")
+
+
+class ArchiveWriter:
+    """Writes one archive to ``fileobj``; see ``docs/archive-format.md``.
+
+    The preamble and header record are written by the constructor. Entries are then
+    opened with :meth:`open_entry`, written (possibly from several threads, one
+    :class:`EntryWriter` per thread) and closed; :meth:`finish` writes the footer and the
+    trailer. ``fileobj`` is flushed but never closed.
+    """
+
+    def __init__(
+        self,
+        fileobj: BinaryIO,
+        header: dict[str, Any],
+        toc: list[dict[str, Any]],
+        *,
+        level: int = 3,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> None:
+        if not 1 <= block_size <= MAX_BLOCK_SIZE:
+            raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
+        if "toc" in header:
+            raise ValueError('the header must not contain a "toc" key; pass the TOC separately')
+        try:
+            self._toc = index_toc(toc)
+        except FormatViolation as exc:
+            raise ValueError(f"invalid TOC: {exc}") from None
+        self._file = fileobj
+        self._level = level
+        self._block_size = block_size
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._position = 0
+        self._failure: BaseException | None = None
+        self._finished = False
+        self._open: dict[int, EntryWriter] = {}
+        self._closed: dict[int, FooterEntry] = {}
+
+        document = dict(header)
+        document.setdefault("tool_version", __version__)
+        document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+        document["toc"] = toc
+        try:
+            encoded = dump_json(document)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+        record = encode_record(self.compressor(), RecordType.HEADER, 0, 0, encoded)
+        self._append((pack_preamble(), *record))
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes appended to the output so far."""
+        return self._position
+
+    @property
+    def block_size(self) -> int:
+        return self._block_size
+
+    def describe(self, entry_id: int) -> str:
+        return describe_entry(entry_id, self._toc.get(entry_id))
+
+    def compressor(self) -> zstandard.ZstdCompressor:
+        """The calling thread's compressor (zstd contexts must not be shared)."""
+        cctx: zstandard.ZstdCompressor | None = getattr(self._local, "cctx", None)
+        if cctx is None:
+            cctx = make_compressor(self._level)
+            self._local.cctx = cctx
+        return cctx
+
+    def open_entry(self, entry_id: int) -> EntryWriter:
+        """Start the data of a TOC entry; each id may be opened once. Thread-safe."""
+        if entry_id not in self._toc:
+            raise ValueError(f"entry {entry_id} is not in the archive's TOC")
+        with self._lock:
+            if self._finished:
+                raise ValueError("the archive is already finished")
+            if entry_id in self._open or entry_id in self._closed:
+                raise ValueError(f"{self.describe(entry_id)} was already opened")
+            writer = EntryWriter(self, entry_id)
+            self._open[entry_id] = writer
+        return writer
+
+    def finish(self, extra: dict[str, Any] | None = None) -> None:
+        """Write the footer (index + ``extra``) and the trailer, then flush.
+
+        Every opened entry must have been closed; otherwise the archive would be
+        incomplete and :class:`ArchiveError` names the entries.
+        """
+        with self._lock:
+            self._check_usable()
+            if self._open:
+                names = ", ".join(self.describe(entry_id) for entry_id in sorted(self._open))
+                raise ArchiveError(
+                    f"cannot finish the archive: {names} was opened but never closed",
+                    hint="a dump worker failed; the archive is incomplete, re-run the dump",
+                )
+            entries = [self._closed[entry_id] for entry_id in sorted(self._closed)]
+            try:
+                encoded = dump_json(footer_document(entries, extra or {}))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"footer extra is not JSON-serialisable: {exc}") from None
+            header, payload = encode_record(self.compressor(), RecordType.FOOTER, 0, 0, encoded)
+            footer_offset = self._position
+            self._write_locked((header, payload))
+            self._write_locked((pack_trailer(footer_offset, len(header) + len(payload)),))
+            self._finished = True
+            try:
+                self._file.flush()
+            except BaseException as exc:
+                self._failure = exc
+                raise
+
+    # --- used by EntryWriter ------------------------------------------------------------
+
+    def _append(self, chunks: tuple[bytes, ...]) -> int:
+        """Append ``chunks`` as one unit; return the offset of the first byte."""
+        with self._lock:
+            self._check_usable()
+            return self._write_locked(chunks)
+
+    def _append_end(self, entry: EntryWriter, chunks: tuple[bytes, ...], info: FooterEntry) -> None:
+        with self._lock:
+            self._check_usable()
+            offset = self._write_locked(chunks)
+            self._closed[entry.entry_id] = FooterEntry(
+                info.stats, info.block_offsets, info.block_lengths, offset, info.end_length
+            )
+            del self._open[entry.entry_id]
+
+    def _check_usable(self) -> None:
+        if self._failure is not None:
+            raise ArchiveError(
+                f"cannot write to the archive: an earlier write failed ({self._failure!r})",
+                hint="check the output (disk space, broken pipe) and re-run the dump",
+            )
+        if self._finished:
+            raise ValueError("the archive is already finished")
+
+    def _write_locked(self, chunks: tuple[bytes, ...]) -> int:
+        offset = self._position
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    written = self._file.write(view)
+                    if written is None or written >= len(view):
+                        break
+                    view = view[written:]
+                self._position += len(chunk)
+        except BaseException as exc:
+            self._failure = exc
+            raise
+        return offset
+
+
+class EntryWriter:
+    """The data stream of one entry; use from one thread at a time.
+
+    :meth:`write` buffers and emits a compressed block every ``block_size`` bytes;
+    :meth:`close` emits the last partial block and the entry-end record. As a context
+    manager, leaving the block with an exception leaves the entry unclosed (so the
+    archive cannot be finished); leaving it normally without :meth:`close` is an error.
+    """
+
+    def __init__(self, archive: ArchiveWriter, entry_id: int) -> None:
+        self._archive = archive
+        self._entry_id = entry_id
+        self._block_size = archive.block_size
+        self._buffer = bytearray()
+        self._raw_bytes = 0
+        self._checksum = 0
+        self._offsets: array[int] = array("Q")
+        self._lengths: array[int] = array("Q")
+        self._stats: EntryStats | None = None
+
+    @property
+    def entry_id(self) -> int:
+        return self._entry_id
+
+    @property
+    def raw_bytes(self) -> int:
+        """Uncompressed bytes written so far."""
+        return self._raw_bytes
+
+    @property
+    def closed(self) -> bool:
+        return self._stats is not None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._stats is not None:
+            raise ValueError(f"{self._archive.describe(self._entry_id)} is already closed")
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        size = len(view)
+        if not size:
+            return
+        self._checksum = zlib.crc32(view, self._checksum)
+        self._raw_bytes += size
+        block_size = self._block_size
+        buffer = self._buffer
+        start = 0
+        if buffer:
+            start = min(block_size - len(buffer), size)
+            buffer += view[:start]
+            if len(buffer) < block_size:
+                return
+            self._emit(buffer)
+            buffer.clear()
+        while size - start >= block_size:
+            self._emit(view[start : start + block_size])
+            start += block_size
+        if start < size:
+            buffer += view[start:]
+
+    def close(self, rows: int) -> EntryStats:
+        """Flush the last block and write the entry-end record; return the entry's stats."""
+        if self._stats is not None:
+            return self._stats
+        if not is_count(rows):
+            raise ValueError("rows must be a non-negative integer")
+        if self._buffer:
+            self._emit(self._buffer)
+            self._buffer = bytearray()
+        stats = EntryStats(
+            self._entry_id, rows, self._raw_bytes, len(self._offsets), self._checksum
+        )
+        cctx = self._archive.compressor()
+        record = encode_record(
+            cctx,
+            RecordType.ENTRY_END,
+            self._entry_id,
+            stats.blocks,
+            dump_json(stats_document(stats)),
+        )
+        info = FooterEntry(stats, self._offsets, self._lengths, 0, len(record[0]) + len(record[1]))
+        self._archive._append_end(self, record, info)
+        self._stats = stats
+        return stats
+
+    def _emit(self, data: bytes | bytearray | memoryview) -> None:
+        seq = len(self._offsets)
+        if seq >= _MAX_SEQ:
+            raise ValueError(f"{self._archive.describe(self._entry_id)} has too many blocks")
+        cctx = self._archive.compressor()
+        record = encode_record(cctx, RecordType.BLOCK, self._entry_id, seq, data)
+        offset = self._archive._append(record)
+        self._offsets.append(offset)
+        self._lengths.append(len(record[0]) + len(record[1]))
+
+    def __enter__(self) -> EntryWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self._stats is None:
+            raise ValueError(
+                f"{self._archive.describe(self._entry_id)} left its block without close(rows)"
+            )
