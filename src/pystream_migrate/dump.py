@@ -1,14 +1,379 @@
-"""Dump: placeholder until the dump issue lands."""
+"""Dump: one exported snapshot, catalog queries, N COPY workers, one archive writer.
+
+The leader opens a REPEATABLE READ READ ONLY transaction, exports its snapshot, locks
+the non-chunk tables (see catalog/sql/lockable_tables.sql), reads the catalog and
+writes the header and TOC. The extension configuration tables (TimescaleDB's catalog)
+are copied first, serially, so that they precede every chunk in the stream. Then N
+workers copy the remaining tables and chunks, largest first, each in its own short
+transaction under the leader's snapshot, and hand their bytes to the archive writer.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
+import errno
+import os
+import queue
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
 
-from pystream_migrate.connection import connect
+import psycopg
+from psycopg import sql
+
+from pystream_migrate import __version__
+from pystream_migrate.archive import ArchiveWriter, EntryStats
+from pystream_migrate.catalog import read_catalog
+from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.errors import MigrateError
+from pystream_migrate.session import begin_snapshot, configure_reader
+from pystream_migrate.timescale import annotate, extension_info, relation_roles
+from pystream_migrate.toc import Section, TocEntry
+
+
+@dataclass
+class DumpOptions:
+    dsn: str
+    file: str
+    jobs: int = 2
+    compress: int = 3
+    schema_only: bool = False
+    data_only: bool = False
+    exclude_table_data: list[str] = field(default_factory=list)
+    copy_format: str = "text"
+    verbose: int = 0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DumpOptions:
+        return cls(
+            dsn=args.dbname,
+            file=args.file,
+            jobs=getattr(args, "jobs", 2),
+            compress=getattr(args, "compress", 3),
+            schema_only=getattr(args, "schema_only", False),
+            data_only=getattr(args, "data_only", False),
+            exclude_table_data=list(getattr(args, "exclude_table_data", []) or []),
+            copy_format=getattr(args, "copy_format", "text"),
+            verbose=getattr(args, "verbose", 0),
+        )
+
+
+@dataclass
+class DumpResult:
+    entries: int
+    data_entries: int
+    rows: int
+    raw_bytes: int
+    archive_bytes: int
+    unsupported: list[str]
+    warnings: list[str]
+
+
+Log = Callable[[str], None]
+
+
+def _stderr_log(verbose: int) -> Log:
+    def log(msg: str) -> None:
+        if verbose:
+            print(f"pystream-migrate: {msg}", file=sys.stderr, flush=True)
+
+    return log
 
 
 def run_dump(args: argparse.Namespace) -> int:
-    with connect(args.dbname):
-        pass
-    raise MigrateError("dump is not built yet")
+    opts = DumpOptions.from_args(args)
+    result = dump_database(opts, log=_stderr_log(opts.verbose))
+    for item in result.unsupported:
+        print(f"pystream-migrate: warning: not carried: {item}", file=sys.stderr)
+    for w in result.warnings:
+        print(f"pystream-migrate: warning: {w}", file=sys.stderr)
+    return 0
+
+
+def _source_facts(conn: psycopg.Connection) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT current_database(), pg_catalog.current_setting('server_version'), "
+        "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype "
+        "FROM pg_catalog.pg_database WHERE datname = current_database()"
+    ).fetchone()
+    assert row is not None
+    exts = dict(
+        conn.execute("SELECT extname, extversion FROM pg_catalog.pg_extension").fetchall()
+    )
+    return {
+        "database": row[0],
+        "server_version": row[1],
+        "server_version_num": conn.info.server_version,
+        "encoding": row[2],
+        "collate": row[3],
+        "ctype": row[4],
+        "extensions": exts,
+    }
+
+
+def _lock_tables(conn: psycopg.Connection, skip: list[int]) -> int:
+    rows = fetch_all(conn, "lockable_tables", {"skip": skip})
+    # One statement per batch keeps round trips few; every lock stays held to the end.
+    batch = 500
+    for i in range(0, len(rows), batch):
+        names = [sql.SQL(r["qualified"]) for r in rows[i : i + batch]]
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(names))
+        )
+    return len(rows)
+
+
+def _binary_fallbacks(conn: psycopg.Connection, relids: list[int]) -> set[int]:
+    return {int(r["relid"]) for r in fetch_all(conn, "binary_copy", {"relids": relids})}
+
+
+def _copy_statement(entry: TocEntry, fmt: str) -> sql.Composed:
+    spec = entry.copy
+    assert spec is not None
+    table = sql.Identifier(spec.schema, spec.table)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
+    options = sql.SQL(" (FORMAT binary)") if fmt == "binary" else sql.SQL("")
+    if spec.where:
+        # Extension configuration tables carry a row filter; only the query form takes it.
+        return sql.SQL("COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT{}").format(
+            cols, table, sql.SQL(spec.where), options
+        )
+    # Table form: reads only this table's own heap (never a compressed chunk's rows twice).
+    return sql.SQL("COPY {} ({}) TO STDOUT{}").format(table, cols, options)
+
+
+def _copy_entry(
+    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter
+) -> EntryStats:
+    fmt = entry.info.get("copy_format", "text")
+    ew = writer.open_entry(entry.id)
+    with conn.cursor() as cur, cur.copy(_copy_statement(entry, fmt)) as copy:
+        for data in copy:
+            ew.write(data)
+    rows = cur.rowcount if cur.rowcount >= 0 else 0
+    return ew.close(rows)
+
+
+def _lock_and_copy(
+    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter
+) -> EntryStats:
+    """Lock one table for the length of its copy, then copy it (in the caller's transaction)."""
+    spec = entry.copy
+    assert spec is not None
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+            sql.Identifier(spec.schema, spec.table)
+        )
+    )
+    return _copy_entry(conn, entry, writer)
+
+
+def _exclude_data(entry: TocEntry, patterns: list[str]) -> bool:
+    if not patterns or entry.copy is None:
+        return False
+    from fnmatch import fnmatchcase
+
+    qual = f"{entry.copy.schema}.{entry.copy.table}"
+    return any(fnmatchcase(qual, p) or fnmatchcase(entry.copy.table, p) for p in patterns)
+
+
+class _Output:
+    """The archive's destination: stdout, or FILE written as FILE.partial then renamed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fh: BinaryIO
+        if path == "-":
+            self.fh = sys.stdout.buffer
+            self.tmp: Path | None = None
+        else:
+            target = Path(path)
+            if target.is_dir():
+                raise MigrateError(f"{path} is a directory", hint="give a file name with -f")
+            self.tmp = target.with_name(target.name + ".partial")
+            try:
+                self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+            except OSError as exc:
+                raise MigrateError(f"cannot write {path}: {exc.strerror}") from None
+
+    def commit(self) -> None:
+        self.fh.flush()
+        if self.tmp is not None:
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                self.fh.close()
+            self.tmp.unlink(missing_ok=True)
+
+
+def _write_error(exc: OSError, path: str) -> MigrateError:
+    where = "standard output" if path == "-" else path
+    if exc.errno == errno.ENOSPC:
+        return MigrateError(
+            f"disk full while writing {where}",
+            hint="free space or write the archive elsewhere; nothing was kept",
+        )
+    if exc.errno == errno.EPIPE:
+        return MigrateError(f"the reader of {where} went away (broken pipe)")
+    return MigrateError(f"cannot write {where}: {exc.strerror or exc}")
+
+
+def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
+    log = log or (lambda _m: None)
+    leader = connect(opts.dsn)
+    try:
+        return _dump(leader, opts, log)
+    finally:
+        leader.close()
+
+
+def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult:
+    configure_reader(leader)
+    snapshot = begin_snapshot(leader)
+    facts = _source_facts(leader)
+    tsinfo = extension_info(leader)
+    roles = relation_roles(leader, tsinfo)
+    chunk_relids = [relid for relid, r in roles.items() if r["role"] == "chunk"]
+    locked = _lock_tables(leader, chunk_relids)
+    log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
+
+    catalog = read_catalog(leader)
+    entries = annotate(catalog.entries, roles)
+    if opts.schema_only:
+        entries = [e for e in entries if e.section is not Section.DATA]
+    elif opts.data_only:
+        entries = [e for e in entries if e.section is Section.DATA]
+    entries = [e for e in entries if not _exclude_data(e, opts.exclude_table_data)]
+    data = [e for e in entries if e.copy is not None]
+    if opts.copy_format == "binary":
+        fallback = _binary_fallbacks(leader, [int(e.info["relid"]) for e in data
+                                              if e.info.get("relid") is not None])
+        for e in data:
+            e.info["copy_format"] = "text" if e.info.get("relid") in fallback else "binary"
+    log(f"catalog: {len(entries)} entries, {len(data)} with data, "
+        f"{len(catalog.unsupported)} unsupported")
+
+    header = {
+        "tool": "pystream-migrate",
+        "tool_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "source": {**facts, "timescaledb": tsinfo.version,
+                   "timescaledb_license": tsinfo.license},
+        "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,
+                    "copy_format": opts.copy_format, "compress": opts.compress},
+        "unsupported": [u.to_json() for u in catalog.unsupported],
+        "warnings": list(catalog.warnings),
+    }
+    out = _Output(opts.file)
+    try:
+        writer = ArchiveWriter(out.fh, header, [e.to_json() for e in entries],
+                               level=opts.compress)
+        stats = _copy_all(leader, snapshot, opts, data, writer, log)
+        writer.finish({"entries": len(entries)})
+        out.commit()
+    except OSError as exc:
+        out.abort()
+        raise _write_error(exc, opts.file) from None
+    except BaseException:
+        out.abort()
+        raise
+    leader.rollback()
+    rows = sum(s.rows for s in stats)
+    raw = sum(s.raw_bytes for s in stats)
+    log(f"dumped {rows} rows ({raw} bytes raw) into {writer.bytes_written} archive bytes")
+    return DumpResult(
+        entries=len(entries),
+        data_entries=len(data),
+        rows=rows,
+        raw_bytes=raw,
+        archive_bytes=writer.bytes_written,
+        unsupported=[u.describe() for u in catalog.unsupported],
+        warnings=list(catalog.warnings),
+    )
+
+
+def _copy_all(
+    leader: psycopg.Connection,
+    snapshot: str,
+    opts: DumpOptions,
+    data: list[TocEntry],
+    writer: ArchiveWriter,
+    log: Log,
+) -> list[EntryStats]:
+    stats: list[EntryStats] = []
+    # Extension configuration first, serially, in foreign-key order: restore loads it
+    # before any chunk, also when it reads the archive as a stream.
+    config = sorted((e for e in data if e.info.get("extconfig")),
+                    key=lambda e: (e.info.get("fk_order", 0), e.id))
+    for e in config:
+        stats.append(_guarded(e, lambda e=e: _copy_entry(leader, e, writer)))
+    rest = [e for e in data if not e.info.get("extconfig")]
+    rest.sort(key=lambda e: (-int(e.info.get("est_bytes") or 0), e.id))
+    if not rest:
+        return stats
+    work: queue.Queue[TocEntry] = queue.Queue()
+    for e in rest:
+        work.put(e)
+    failure: list[BaseException] = []
+    lock = threading.Lock()
+    done = [0]
+
+    def worker() -> None:
+        try:
+            conn = connect(opts.dsn)
+        except BaseException as exc:
+            failure.append(exc)
+            return
+        try:
+            configure_reader(conn)
+            while not failure:
+                try:
+                    entry = work.get_nowait()
+                except queue.Empty:
+                    return
+                begin_snapshot(conn, snapshot)
+                st = _guarded(entry, lambda entry=entry: _lock_and_copy(conn, entry, writer))
+                conn.commit()
+                with lock:
+                    stats.append(st)
+                    done[0] += 1
+                    if opts.verbose > 1:
+                        log(f"[{done[0]}/{len(rest)}] {entry.label}: {st.rows} rows")
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, name=f"dump-{i}", daemon=True)
+               for i in range(min(opts.jobs, len(rest)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failure:
+        raise failure[0]
+    return stats
+
+
+def _guarded(entry: TocEntry, action: Callable[[], EntryStats]) -> EntryStats:
+    """Run one entry's copy; turn a server error into a one-line error naming the entry."""
+    try:
+        return action()
+    except psycopg.errors.UndefinedTable:
+        raise MigrateError(
+            f"{entry.label} was dropped while the dump ran",
+            hint="run the dump again; pause retention jobs or DDL on the source during it",
+        ) from None
+    except psycopg.Error as exc:
+        msg = exc.diag.message_primary or str(exc).splitlines()[0]
+        raise MigrateError(f"dump of {entry.label} failed: {msg}") from None

@@ -1,14 +1,788 @@
-"""Restore: placeholder until the restore issue lands."""
+"""Restore: checks, restoring mode, pre-data, catalog data, parallel data and post-data.
+
+Sequence (see docs/architecture.md):
+1. checks that change nothing: archive readable, target reachable and empty, versions;
+2. ``timescaledb_pre_restore()``, and only then the worker connections;
+3. pre-data DDL in TOC order, in batches (never one transaction for everything);
+4. extension configuration data (TimescaleDB's catalog), serially, in foreign-key order;
+5. table and chunk data on N workers, largest first, each entry one transaction
+   (TRUNCATE + COPY FREEZE + a resume record); every post-data item is queued as soon
+   as the data it needs is in, and items that lock the same table never run together;
+6. ``timescaledb_post_restore()``, also when something failed; then ANALYZE.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import heapq
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from pystream_migrate.connection import connect
-from pystream_migrate.errors import MigrateError
+import psycopg
+from psycopg import sql
+
+from pystream_migrate import restore_state, timescale
+from pystream_migrate.archive import ArchiveReader
+from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.connection import connect, describe_target, parse_dsn, with_dbname
+from pystream_migrate.errors import ArchiveError, MigrateError, PreconditionFailed
+from pystream_migrate.restore_stream import StreamedEntry
+from pystream_migrate.session import configure_writer
+from pystream_migrate.toc import Section, TocEntry
+
+DDL_BATCH = 200  # pre-data entries per transaction
+
+
+@dataclass
+class RestoreOptions:
+    dsn: str
+    file: str
+    jobs: int = 2
+    no_owner: bool = False
+    no_privileges: bool = False
+    no_tablespaces: bool = False
+    clean: bool = False
+    if_exists: bool = False
+    create: bool = False
+    sections: list[str] = field(default_factory=list)
+    schema_only: bool = False
+    data_only: bool = False
+    continue_on_error: bool = False
+    resume: bool = False
+    analyze: bool = True
+    use_list: str | None = None
+    verbose: int = 0
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> RestoreOptions:
+        return cls(
+            dsn=a.dbname, file=a.file, jobs=getattr(a, "jobs", 2),
+            no_owner=getattr(a, "no_owner", False),
+            no_privileges=getattr(a, "no_privileges", False),
+            no_tablespaces=getattr(a, "no_tablespaces", False),
+            clean=getattr(a, "clean", False), if_exists=getattr(a, "if_exists", False),
+            create=getattr(a, "create", False), sections=list(getattr(a, "section", []) or []),
+            schema_only=getattr(a, "schema_only", False),
+            data_only=getattr(a, "data_only", False),
+            continue_on_error=getattr(a, "continue_on_error", False),
+            resume=getattr(a, "resume", False), analyze=not getattr(a, "no_analyze", False),
+            use_list=getattr(a, "use_list", None), verbose=getattr(a, "verbose", 0),
+        )
+
+
+@dataclass
+class RestoreResult:
+    entries: int = 0
+    rows: int = 0
+    skipped: int = 0  # already done by an interrupted run (--resume)
+    errors: list[str] = field(default_factory=list)
+
+
+Log = Callable[[str], None]
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    with connect(args.dbname):
-        pass
-    raise MigrateError("restore is not built yet")
+    opts = RestoreOptions.from_args(args)
+
+    def log(msg: str) -> None:
+        if opts.verbose:
+            print(f"pystream-migrate: {msg}", file=sys.stderr, flush=True)
+
+    result = restore_archive(opts, log=log)
+    if result.errors:
+        for e in result.errors:
+            print(f"pystream-migrate: error: {e}", file=sys.stderr)
+        raise MigrateError(
+            f"restore finished with {len(result.errors)} errors (listed above)",
+            hint="the target is incomplete; fix the cause and restore again with --clean",
+        )
+    return 0
+
+
+def _sigterm_to_interrupt() -> Callable[[], None]:
+    """Turn SIGTERM into KeyboardInterrupt so the restore still leaves restoring mode."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
+    log = log or (lambda _m: None)
+    reader = ArchiveReader.open(opts.file)
+    restore_signal = _sigterm_to_interrupt()
+    try:
+        if reader.seekable:
+            reader.index()  # a truncated or damaged file stops here, before the target changes
+        return _Restore(opts, reader, log).run()
+    finally:
+        restore_signal()
+        reader.close()
+
+
+class _Restore:
+    def __init__(self, opts: RestoreOptions, reader: ArchiveReader, log: Log) -> None:
+        self.opts = opts
+        self.reader = reader
+        self.log = log
+        self.header = reader.header
+        self.entries = [TocEntry.from_json(d) for d in reader.toc]
+        self.by_id = {e.id: e for e in self.entries}
+        self.source = self.header.get("source", {})
+        self.result = RestoreResult()
+        self.done: set[int] = set()
+        self.selected = self._select()
+        self.identity = restore_state.archive_identity(self.header)
+        self.ts_schema: str | None = None
+
+    # ----------------------------------------------------------------- selection
+    def _select(self) -> set[int]:
+        o = self.opts
+        sections = set(o.sections)
+        if o.schema_only:
+            sections |= {"pre-data", "post-data"}
+        if o.data_only:
+            sections |= {"data"}
+        listed: set[int] | None = None
+        if o.use_list:
+            listed = _read_list_file(o.use_list)
+        chosen = set()
+        for e in self.entries:
+            if sections and str(e.section) not in sections:
+                continue
+            if listed is not None and e.id not in listed:
+                continue
+            chosen.add(e.id)
+        return chosen
+
+    # ----------------------------------------------------------------- main flow
+    def run(self) -> RestoreResult:
+        o = self.opts
+        if o.create:
+            self._create_database()
+        leader = connect(o.dsn, autocommit=True)
+        try:
+            configure_writer(leader)
+            self._checks(leader)
+            need_ts = self.source.get("timescaledb") is not None and not o.data_only
+            if need_ts or self.source.get("timescaledb"):
+                self._ensure_timescaledb(leader)
+            restoring = False
+            try:
+                if self.ts_schema is not None:
+                    timescale.pre_restore(leader, self.ts_schema)
+                    restoring = True
+                    self.log("target is in TimescaleDB restoring mode")
+                self._restore_body(leader)
+            finally:
+                if restoring:
+                    self._leave_restoring_mode(leader)
+            if o.analyze and not self.result.errors:
+                self._analyze()
+            if not self.result.errors:
+                restore_state.drop(leader)
+        finally:
+            leader.close()
+        return self.result
+
+    def _leave_restoring_mode(self, leader: psycopg.Connection) -> None:
+        assert self.ts_schema is not None
+        try:
+            if leader.closed or leader.broken:
+                with connect(self.opts.dsn, autocommit=True) as c:
+                    timescale.post_restore(c, self.ts_schema)
+            else:
+                timescale.post_restore(leader, self.ts_schema)
+            self.log("target left TimescaleDB restoring mode")
+        except (psycopg.Error, MigrateError) as exc:
+            print(
+                "pystream-migrate: error: THE TARGET IS STILL IN TIMESCALEDB RESTORING MODE "
+                f"({exc}); run 'SELECT timescaledb_post_restore();' in the target database",
+                file=sys.stderr, flush=True,
+            )
+
+    def _create_database(self) -> None:
+        params = parse_dsn(self.opts.dsn)
+        dbname = params.get("dbname")
+        if not dbname:
+            raise PreconditionFailed("--create needs a database name in -d")
+        with connect(with_dbname(self.opts.dsn, "postgres"), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (dbname,)
+            ).fetchone()
+            if exists:
+                raise PreconditionFailed(
+                    f"--create: database {dbname!r} already exists",
+                    hint="drop it first or restore into it without --create",
+                )
+            enc = self.source.get("encoding", "UTF8")
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {}").format(
+                    sql.Identifier(dbname), sql.Literal(enc)
+                )
+            )
+        self.log(f"created database {dbname}")
+
+    def _checks(self, leader: psycopg.Connection) -> None:
+        o = self.opts
+        where = describe_target(o.dsn)
+        src_num = int(self.source.get("server_version_num") or 0)
+        tgt_num = leader.info.server_version
+        if src_num and tgt_num // 10000 < src_num // 10000:
+            raise PreconditionFailed(
+                f"the target {where} runs PostgreSQL {tgt_num // 10000}, older than the "
+                f"source's {src_num // 10000}",
+                hint="restore into PostgreSQL of the same major version or newer",
+            )
+        has_state = restore_state.exists(leader)
+        if o.resume:
+            if not has_state:
+                raise PreconditionFailed(
+                    f"--resume: no interrupted restore found on {where}",
+                    hint="run the restore without --resume",
+                )
+            self.done = restore_state.load(leader, self.identity)
+            self.log(f"resuming: {len(self.done)} entries were already done")
+            return
+        if has_state:
+            raise PreconditionFailed(
+                f"the target {where} holds an interrupted restore",
+                hint="finish it with --resume, or start again with --clean",
+            )
+        if not (o.clean or o.data_only):
+            found = fetch_all(leader, "target_objects")
+            if found:
+                names = ", ".join(f"{r['kind']} {r['name']}" for r in found[:3])
+                raise PreconditionFailed(
+                    f"the target {where} is not empty (it has {names}"
+                    f"{', ...' if len(found) > 3 else ''})",
+                    hint="restore into an empty database, or pass --clean to drop the "
+                    "archive's objects first",
+                )
+        restore_state.create(leader, self.identity)
+
+    def _ensure_timescaledb(self, leader: psycopg.Connection) -> None:
+        src_version = self.source.get("timescaledb")
+        if not src_version:
+            return
+        where = describe_target(self.opts.dsn)
+        info = timescale.extension_info(leader)
+        if info.version is None:
+            available = timescale.available_versions(leader)
+            if not available:
+                raise PreconditionFailed(
+                    f"the archive needs TimescaleDB {src_version}, and the target {where} "
+                    "does not have the timescaledb extension installed",
+                    hint=f"install TimescaleDB {src_version} on the target server",
+                )
+            if src_version not in available:
+                raise PreconditionFailed(
+                    f"TimescaleDB version mismatch: the archive needs {src_version}, the "
+                    f"target server offers {', '.join(available)}",
+                    hint=f"install TimescaleDB {src_version} on the target, or run "
+                    "'ALTER EXTENSION timescaledb UPDATE' on the source and dump again",
+                )
+            preload = leader.execute("SHOW shared_preload_libraries").fetchone()
+            if not preload or "timescaledb" not in str(preload[0]):
+                raise PreconditionFailed(
+                    f"the target {where} does not preload timescaledb",
+                    hint="add timescaledb to shared_preload_libraries and restart the server",
+                )
+            schema = self._extension_schema()
+            if schema != "public":
+                leader.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+            leader.execute(
+                sql.SQL("CREATE EXTENSION timescaledb WITH SCHEMA {} VERSION {}").format(
+                    sql.Identifier(schema), sql.Literal(src_version)
+                )
+            )
+            info = timescale.extension_info(leader)
+            self.log(f"created extension timescaledb {info.version}")
+        timescale.check_versions(src_version, info)
+        self.ts_schema = info.schema
+
+    def _extension_schema(self) -> str:
+        for e in self.entries:
+            if e.kind == "EXTENSION" and e.name == "timescaledb":
+                return str(e.info.get("schema") or "public")
+        return "public"
+
+    # ----------------------------------------------------------------- body
+    def _restore_body(self, leader: psycopg.Connection) -> None:
+        o = self.opts
+        if o.clean and not o.resume:
+            self._clean(leader)
+        pre = [e for e in self.entries if e.section is Section.PRE_DATA and self._todo(e)]
+        self._run_ddl_batches(leader, pre)
+        self.log(f"pre-data: {len(pre)} entries")
+        data = [e for e in self.entries if e.section is Section.DATA and self._todo(e)]
+        post = [e for e in self.entries if e.section is Section.POST_DATA and self._todo(e)]
+        self._run_data_and_post(leader, data, post)
+
+    def _todo(self, e: TocEntry) -> bool:
+        if e.id not in self.selected:
+            return False
+        if e.id in self.done:
+            self.result.skipped += 1
+            return False
+        return True
+
+    def _entry_sql(self, e: TocEntry) -> str:
+        o = self.opts
+        parts = []
+        if e.tablespace and not o.no_tablespaces:
+            parts.append(
+                sql.SQL("SET default_tablespace = {};").format(sql.Identifier(e.tablespace))
+                .as_string(None)
+            )
+        parts.append(e.create_sql)
+        if e.tablespace and not o.no_tablespaces:
+            parts.append("SET default_tablespace = '';")
+        if not o.no_owner:
+            parts.append(e.owner_sql)
+        if not o.no_privileges:
+            parts.append(e.acl_sql)
+        parts.append(e.comment_sql)
+        return "\n".join(p for p in parts if p and p.strip())
+
+    def _clean(self, leader: psycopg.Connection) -> None:
+        for e in reversed(self.entries):
+            if e.id not in self.selected or not e.drop_sql:
+                continue
+            stmt = e.drop_sql
+            if self.opts.if_exists:
+                stmt = _add_if_exists(stmt)
+            try:
+                leader.execute(stmt)  # type: ignore[arg-type]
+            except psycopg.Error as exc:
+                self._fail(e, exc, "clean")
+
+    def _fail(self, e: TocEntry, exc: BaseException, what: str) -> None:
+        msg = exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag \
+            and exc.diag.message_primary else str(exc).splitlines()[0] if str(exc) else repr(exc)
+        text = f"{what} of {e.label} (entry {e.id}) failed: {msg}"
+        if not self.opts.continue_on_error:
+            if isinstance(exc, MigrateError):
+                raise exc
+            raise MigrateError(text) from None
+        self.result.errors.append(text)
+
+    def _run_ddl_batches(self, conn: psycopg.Connection, entries: list[TocEntry]) -> None:
+        """Run DDL entries in order, many per transaction, each batch recorded as done."""
+        i = 0
+        while i < len(entries):
+            batch = entries[i : i + DDL_BATCH]
+            i += len(batch)
+            script = "\n".join(self._entry_sql(e) for e in batch)
+            try:
+                with conn.transaction():
+                    if script.strip():
+                        conn.execute(script)  # type: ignore[arg-type]
+                    conn.execute(restore_state.mark_sql([e.id for e in batch]))
+            except psycopg.Error:
+                # Find the failing entry: run the batch one entry at a time.
+                for e in batch:
+                    try:
+                        with conn.transaction():
+                            s = self._entry_sql(e)
+                            if s.strip():
+                                conn.execute(s)  # type: ignore[arg-type]
+                            conn.execute(restore_state.mark_sql([e.id]))
+                    except psycopg.Error as exc:
+                        self._fail(e, exc, "creation")
+            self.result.entries += len(batch)
+
+    # ----------------------------------------------------------------- data + post-data
+    def _run_data_and_post(self, leader: psycopg.Connection, data: list[TocEntry],
+                           post: list[TocEntry]) -> None:
+        config = sorted((e for e in data if e.info.get("extconfig")),
+                        key=lambda e: (e.info.get("fk_order", 0), e.id))
+        others = [e for e in data if not e.info.get("extconfig")]
+        scheduler = _Scheduler(self, others, post)
+        if self.reader.seekable:
+            for e in config:
+                self._load_entry(leader, e, self.reader.read_entry(e.id)
+                                 if e.copy is not None else iter(()))
+            self.log(f"extension catalog: {len(config)} entries loaded serially")
+            scheduler.run(feeder=None)
+        else:
+            scheduler.run(feeder=lambda: self._feed_stream(leader, config, scheduler))
+        self.log(f"data: {self.result.rows} rows")
+
+    def _feed_stream(self, leader: psycopg.Connection, config: list[TocEntry],
+                     scheduler: _Scheduler) -> None:
+        """Read the archive stream once; load config entries inline, dispatch the rest."""
+        config_ids = {e.id for e in config}
+        pending_config: dict[int, list[bytes]] = {}
+        streams: dict[int, StreamedEntry] = {}
+        wanted = {e.id for e in scheduler.data}
+        try:
+            for ev in self.reader.stream():
+                eid = ev.entry_id
+                if eid in config_ids:
+                    if ev.kind == "data":
+                        pending_config.setdefault(eid, []).append(bytes(ev.payload or b""))
+                    else:
+                        chunks = pending_config.pop(eid, [])
+                        self._load_entry(leader, self.by_id[eid], iter(chunks))
+                        config_ids.discard(eid)
+                        if not config_ids:
+                            self.log(f"extension catalog: {len(config)} entries loaded")
+                    continue
+                if eid not in wanted:
+                    continue
+                if config_ids:
+                    raise ArchiveError(
+                        f"{self.reader.describe(eid)} comes before the extension catalog "
+                        "in the stream",
+                        hint="this archive was not written by pystream-migrate dump",
+                    )
+                st = streams.get(eid)
+                if st is None:
+                    st = streams[eid] = StreamedEntry(eid)
+                    scheduler.offer_stream(eid, st)
+                if ev.kind == "data":
+                    st.feed(bytes(ev.payload or b""))
+                else:
+                    st.end()
+            for eid in config_ids:
+                self._load_entry(leader, self.by_id[eid], iter(()))
+            scheduler.stream_finished(set(streams))
+        except BaseException as exc:
+            for st in streams.values():
+                st.fail(exc)
+            scheduler.abort(exc)
+            raise
+
+    def _load_entry(self, conn: psycopg.Connection, e: TocEntry,
+                    chunks: Iterator[bytes]) -> int:
+        """Load one data entry in one transaction, recorded as done in the same transaction."""
+        try:
+            with conn.transaction():
+                rows = 0
+                if e.copy is not None:
+                    rows = _copy_in(conn, e, chunks, freeze=not e.info.get("extconfig"))
+                elif e.create_sql.strip():
+                    conn.execute(e.create_sql)  # type: ignore[arg-type]
+                conn.execute(restore_state.mark_sql([e.id]))
+        except (psycopg.Error, ArchiveError) as exc:
+            self._fail(e, exc, "load")
+            return 0
+        self.result.rows += rows
+        self.result.entries += 1
+        return rows
+
+    def _run_post_item(self, conn: psycopg.Connection, e: TocEntry) -> None:
+        try:
+            with conn.transaction():
+                s = self._entry_sql(e)
+                if s.strip():
+                    conn.execute(s)  # type: ignore[arg-type]
+                conn.execute(restore_state.mark_sql([e.id]))
+        except psycopg.Error as exc:
+            self._fail(e, exc, "creation")
+            return
+        self.result.entries += 1
+
+    # ----------------------------------------------------------------- analyze
+    def _analyze(self) -> None:
+        tables = [e.copy for e in self.entries
+                  if e.copy is not None and e.id in self.selected and not e.info.get("extconfig")]
+        roots = [e for e in self.entries if e.kind == "TABLE" and e.info.get("hypertable")]
+        names = [sql.Identifier(t.schema, t.table) for t in tables]
+        names += [sql.Identifier(e.schema or "public", e.name) for e in roots]
+        if not names:
+            return
+        started = time.monotonic()
+        lock = threading.Lock()
+        pending = list(reversed(names))
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with connect(self.opts.dsn, autocommit=True) as conn:
+                    while True:
+                        with lock:
+                            if not pending or errors:
+                                return
+                            name = pending.pop()
+                        conn.execute(sql.SQL("ANALYZE {}").format(name))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, daemon=True)
+                   for _ in range(min(self.opts.jobs, len(names)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise MigrateError(f"ANALYZE failed: {errors[0]}")
+        self.log(f"analyzed {len(names)} tables in {time.monotonic() - started:.1f}s")
+
+
+def _copy_in(conn: psycopg.Connection, e: TocEntry, chunks: Iterator[bytes], *,
+             freeze: bool) -> int:
+    spec = e.copy
+    assert spec is not None
+    table = sql.Identifier(spec.schema, spec.table)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
+    opts: list[sql.Composable] = []
+    if e.info.get("copy_format") == "binary":
+        opts.append(sql.SQL("FORMAT binary"))
+    if freeze:
+        # TRUNCATE in this transaction lets COPY freeze the rows (no vacuum storm later),
+        # and makes a resumed load start from nothing.
+        conn.execute(sql.SQL("TRUNCATE ONLY {}").format(table))
+        opts.append(sql.SQL("FREEZE"))
+    with_opts = sql.SQL(" ({})").format(sql.SQL(", ").join(opts)) if opts else sql.SQL("")
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN{}").format(table, cols, with_opts)
+    with conn.cursor() as cur:
+        with cur.copy(stmt) as copy:
+            for data in chunks:
+                copy.write(data)
+        return cur.rowcount if cur.rowcount >= 0 else 0
+
+
+def _add_if_exists(stmt: str) -> str:
+    for kw in ("DROP TABLE ", "DROP VIEW ", "DROP MATERIALIZED VIEW ", "DROP SEQUENCE ",
+               "DROP INDEX ", "DROP SCHEMA ", "DROP FUNCTION ", "DROP PROCEDURE ",
+               "DROP AGGREGATE ", "DROP TYPE ", "DROP DOMAIN ", "DROP EXTENSION ",
+               "DROP TRIGGER ", "DROP RULE ", "DROP POLICY ", "DROP COLLATION ",
+               "DROP CAST ", "DROP OPERATOR ", "DROP PUBLICATION ", "DROP SERVER ",
+               "DROP FOREIGN TABLE ", "DROP FOREIGN DATA WRAPPER ", "DROP EVENT TRIGGER ",
+               "DROP TEXT SEARCH "):
+        if stmt.startswith(kw) and not stmt.startswith(kw + "IF EXISTS"):
+            return kw + "IF EXISTS " + stmt[len(kw):]
+    stmt = stmt.replace("DROP CONSTRAINT ", "DROP CONSTRAINT IF EXISTS ")
+    return stmt
+
+
+def _read_list_file(path: str) -> set[int]:
+    """Entry ids from a list file made by 'list' (lines starting with ';' are comments)."""
+    ids: set[int] = set()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                text = line.split(";", 1)[0].strip()
+                if not text:
+                    continue
+                head = text.split()[0]
+                if not head.isdigit():
+                    raise PreconditionFailed(f"{path}:{n}: expected an entry id, got {head!r}")
+                ids.add(int(head))
+    except OSError as exc:
+        raise PreconditionFailed(f"cannot read the list file {path}: {exc.strerror}") from None
+    return ids
+
+
+class _Scheduler:
+    """N workers over data entries and post-data items, respecting deps and table locks."""
+
+    def __init__(self, restore: _Restore, data: list[TocEntry], post: list[TocEntry]) -> None:
+        self.r = restore
+        self.data = data
+        self.post = post
+        self.cv = threading.Condition()
+        self.ready: list[tuple[int, int, int]] = []  # (class, -size, id)
+        self.running_locks: dict[int, int] = {}
+        self.remaining_deps: dict[int, set[int]] = {}
+        self.dependents: dict[int, list[int]] = {}
+        self.streams: dict[int, StreamedEntry] = {}
+        self.stream_mode = False
+        self.stream_done = False
+        self.error: BaseException | None = None
+        self.outstanding = 0
+        self.items: dict[int, TocEntry] = {}
+        self._plan()
+
+    def _plan(self) -> None:
+        r = self.r
+        data_of_table: dict[int, int] = {}
+        for e in self.data:
+            relid = e.info.get("relid")
+            if relid is not None:
+                data_of_table[int(relid)] = e.id
+        all_data = {e.id for e in self.data}
+        for e in self.data + self.post:
+            self.items[e.id] = e
+        for e in self.data:
+            self.remaining_deps[e.id] = set()
+        for e in self.post:
+            deps = {d for d in e.deps if d in self.items}
+            table_oid = e.info.get("table_oid")
+            if table_oid is not None and int(table_oid) in data_of_table:
+                deps.add(data_of_table[int(table_oid)])
+            for ref in e.info.get("ref_table_oids", []) or []:
+                if int(ref) in data_of_table:
+                    deps.add(data_of_table[int(ref)])
+            if table_oid is None or e.info.get("after_data"):
+                deps |= all_data
+            deps.discard(e.id)
+            self.remaining_deps[e.id] = deps
+        for item, deps in self.remaining_deps.items():
+            for d in deps:
+                self.dependents.setdefault(d, []).append(item)
+        self.outstanding = len(self.items)
+        del r
+
+    def _locks(self, e: TocEntry) -> set[int]:
+        if e.section is Section.DATA:
+            relid = e.info.get("relid")
+            return {int(relid)} if relid is not None else set()
+        out = set()
+        if e.info.get("table_oid") is not None:
+            out.add(int(e.info["table_oid"]))
+        for ref in e.info.get("ref_table_oids", []) or []:
+            out.add(int(ref))
+        return out
+
+    def _push(self, item_id: int) -> None:
+        e = self.items[item_id]
+        if e.section is Section.DATA:
+            if self.stream_mode and e.copy is not None and item_id not in self.streams:
+                return  # becomes ready when its first block arrives
+            heapq.heappush(self.ready, (1, -int(e.info.get("est_bytes") or 0), item_id))
+        else:
+            heapq.heappush(self.ready, (0, 0, item_id))
+
+    def offer_stream(self, item_id: int, st: StreamedEntry) -> None:
+        with self.cv:
+            self.streams[item_id] = st
+            if not self.remaining_deps.get(item_id):
+                heapq.heappush(self.ready, (1, 0, item_id))
+            self.cv.notify_all()
+
+    def stream_finished(self, seen: set[int]) -> None:
+        """Entries that never appeared in the stream had no blocks: they are empty."""
+        with self.cv:
+            self.stream_done = True
+            for e in self.data:
+                if e.copy is not None and e.id not in seen:
+                    st = StreamedEntry(e.id)
+                    st.end()
+                    self.streams[e.id] = st
+                    if not self.remaining_deps.get(e.id):
+                        heapq.heappush(self.ready, (1, 0, e.id))
+            self.cv.notify_all()
+
+    def abort(self, exc: BaseException) -> None:
+        with self.cv:
+            if self.error is None:
+                self.error = exc
+            self.cv.notify_all()
+
+    def _take(self) -> TocEntry | None:
+        with self.cv:
+            while True:
+                if self.error is not None or self.outstanding == 0:
+                    return None
+                skipped: list[tuple[int, int, int]] = []
+                chosen = None
+                while self.ready:
+                    cand = heapq.heappop(self.ready)
+                    locks = self._locks(self.items[cand[2]])
+                    if any(lk in self.running_locks for lk in locks):
+                        skipped.append(cand)
+                        continue
+                    chosen = cand
+                    break
+                for s in skipped:
+                    heapq.heappush(self.ready, s)
+                if chosen is not None:
+                    e = self.items[chosen[2]]
+                    for lk in self._locks(e):
+                        self.running_locks[lk] = self.running_locks.get(lk, 0) + 1
+                    return e
+                self.cv.wait(timeout=1.0)
+
+    def _finish(self, e: TocEntry) -> None:
+        with self.cv:
+            for lk in self._locks(e):
+                n = self.running_locks.get(lk, 0) - 1
+                if n <= 0:
+                    self.running_locks.pop(lk, None)
+                else:
+                    self.running_locks[lk] = n
+            self.outstanding -= 1
+            for d in self.dependents.get(e.id, []):
+                deps = self.remaining_deps[d]
+                deps.discard(e.id)
+                if not deps:
+                    self._push(d)
+            self.cv.notify_all()
+
+    def run(self, feeder: Callable[[], None] | None) -> None:
+        self.stream_mode = feeder is not None
+        with self.cv:
+            for item_id, deps in self.remaining_deps.items():
+                if not deps:
+                    self._push(item_id)
+        if self.outstanding == 0:
+            if feeder is not None:
+                feeder()
+            return
+        workers = [threading.Thread(target=self._worker, name=f"restore-{i}", daemon=True)
+                   for i in range(self.r.opts.jobs)]
+        conns: list[psycopg.Connection] = []
+        self._conns = conns
+        for t in workers:
+            t.start()
+        try:
+            if feeder is not None:
+                feeder()
+            while any(t.is_alive() for t in workers):
+                for t in workers:
+                    t.join(timeout=0.5)
+        except BaseException as exc:
+            self.abort(exc)
+            for c in list(conns):
+                with contextlib.suppress(Exception):
+                    c.cancel_safe()
+            for t in workers:
+                t.join(timeout=10)
+            raise
+        if self.error is not None:
+            raise self.error
+
+    def _worker(self) -> None:
+        try:
+            conn = connect(self.r.opts.dsn, autocommit=True)
+        except BaseException as exc:
+            self.abort(exc)
+            return
+        self._conns.append(conn)
+        try:
+            configure_writer(conn)
+            while True:
+                e = self._take()
+                if e is None:
+                    return
+                if e.section is Section.DATA:
+                    chunks: Iterator[bytes]
+                    if e.copy is None:
+                        chunks = iter(())
+                    elif self.stream_mode:
+                        chunks = self.streams[e.id].chunks()
+                    else:
+                        chunks = self.r.reader.read_entry(e.id)
+                    self.r._load_entry(conn, e, chunks)
+                else:
+                    self.r._run_post_item(conn, e)
+                self._finish(e)
+        except BaseException as exc:
+            self.abort(exc)
+        finally:
+            conn.close()

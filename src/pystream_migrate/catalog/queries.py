@@ -1,0 +1,32 @@
+"""Load and run the catalog SQL files in ``catalog/sql/`` (one per object family)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``catalog/sql/<name>.sql``."""
+    return (resources.files("pystream_migrate.catalog") / "sql" / f"{name}.sql").read_text(
+        encoding="utf-8"
+    )
+
+
+def fetch_all(
+    conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``catalog/sql/<name>.sql`` and return its rows as dicts.
+
+    Queries take named parameters (``%(name)s``); every query gets ``server_version``
+    (``server_version_num`` as an int) so that one file can cover PostgreSQL 13 to 17.
+    """
+    args = {"server_version": conn.info.server_version, **(params or {})}
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(load_sql(name), args)  # type: ignore[arg-type]
+        return cur.fetchall()

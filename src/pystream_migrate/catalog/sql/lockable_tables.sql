@@ -1,0 +1,15 @@
+-- User tables to lock in ACCESS SHARE mode for the length of the dump, as pg_dump does,
+-- so that no concurrent DROP or ALTER changes them under the snapshot. TimescaleDB
+-- chunks are left out (there may be tens of thousands, more than the lock table holds):
+-- the lock on their hypertable already blocks drop_chunks, and each worker locks a
+-- chunk while it copies it.
+SELECT c.oid::bigint AS relid,
+       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%%'
+  AND n.nspname NOT LIKE 'pg\_temp\_%%'
+  AND c.oid <> ALL (%(skip)s::oid[])
+ORDER BY c.oid

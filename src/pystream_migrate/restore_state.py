@@ -1,0 +1,79 @@
+"""Bookkeeping that makes an interrupted restore resumable.
+
+A small table on the target, ``_pystream_migrate.restore_state``, records which archive
+is being restored and which TOC entries are finished. Every entry is recorded in the same
+transaction that does its work, so an entry is either done and recorded, or neither.
+The schema is dropped when the restore completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pystream_migrate.errors import PreconditionFailed
+
+SCHEMA = "_pystream_migrate"
+
+
+def archive_identity(header: dict[str, Any]) -> str:
+    """A stable identity for an archive, from its header."""
+    blob = json.dumps(
+        {k: header.get(k) for k in ("created", "source", "tool_version", "options")},
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def exists(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (SCHEMA,)
+    ).fetchone()
+    return row is not None
+
+
+def create(conn: psycopg.Connection, identity: str) -> None:
+    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+    conn.execute(
+        sql.SQL("CREATE TABLE {}.archive (identity text NOT NULL)").format(sql.Identifier(SCHEMA))
+    )
+    conn.execute(
+        sql.SQL("CREATE TABLE {}.done (entry_id integer PRIMARY KEY)").format(
+            sql.Identifier(SCHEMA)
+        )
+    )
+    conn.execute(
+        sql.SQL("INSERT INTO {}.archive VALUES (%s)").format(sql.Identifier(SCHEMA)), (identity,)
+    )
+
+
+def load(conn: psycopg.Connection, identity: str) -> set[int]:
+    """The finished entries of an interrupted restore of the same archive."""
+    row = conn.execute(
+        sql.SQL("SELECT identity FROM {}.archive").format(sql.Identifier(SCHEMA))
+    ).fetchone()
+    if row is None or row[0] != identity:
+        raise PreconditionFailed(
+            "the interrupted restore on this target was of a different archive",
+            hint="resume with the same archive, or start again with --clean",
+        )
+    rows = conn.execute(
+        sql.SQL("SELECT entry_id FROM {}.done").format(sql.Identifier(SCHEMA))
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def mark_sql(entry_ids: list[int]) -> sql.Composed:
+    """A statement that records entries as done; run it in the entry's own transaction."""
+    values = sql.SQL(", ").join(sql.SQL("({})").format(sql.Literal(i)) for i in entry_ids)
+    return sql.SQL("INSERT INTO {}.done VALUES {} ON CONFLICT DO NOTHING").format(
+        sql.Identifier(SCHEMA), values
+    )
+
+
+def drop(conn: psycopg.Connection) -> None:
+    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))

@@ -1,0 +1,71 @@
+"""Session settings for the connections that read a source and write a target.
+
+Reading: every name comes out schema-qualified (empty search_path), dates and
+intervals in a portable form, floats exact, no row security and no timeouts, all
+inside one REPEATABLE READ READ ONLY transaction whose snapshot workers share.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+READ_SETTINGS = {
+    "search_path": "",
+    "DateStyle": "ISO",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "3",
+    "row_security": "off",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+    "client_encoding": "UTF8",
+}
+
+WRITE_SETTINGS = {
+    "search_path": "",
+    "DateStyle": "ISO",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "3",
+    "row_security": "off",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+    "client_encoding": "UTF8",
+    "check_function_bodies": "false",
+    "client_min_messages": "warning",
+    "standard_conforming_strings": "on",
+}
+
+
+def _apply(conn: psycopg.Connection, settings: dict[str, str]) -> None:
+    for name, value in settings.items():
+        conn.execute(
+            sql.SQL("SELECT pg_catalog.set_config({}, {}, false)").format(
+                sql.Literal(name), sql.Literal(value)
+            )
+        )
+
+
+def configure_reader(conn: psycopg.Connection) -> None:
+    """Settings for a source connection (autocommit must be off for the snapshot)."""
+    _apply(conn, READ_SETTINGS)
+    conn.commit()
+
+
+def configure_writer(conn: psycopg.Connection) -> None:
+    """Settings for a target connection."""
+    _apply(conn, WRITE_SETTINGS)
+    if not conn.autocommit:
+        conn.commit()
+
+
+def begin_snapshot(conn: psycopg.Connection, snapshot: str | None = None) -> str:
+    """Start the REPEATABLE READ READ ONLY transaction; export or import its snapshot."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    if snapshot is None:
+        row = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+        assert row is not None
+        return str(row[0])
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    return snapshot

@@ -1,0 +1,341 @@
+"""The table of contents: objects, their dependencies, sections and restore order.
+
+Catalog readers produce :class:`TocEntry` objects that name the catalog objects they
+create (``objects``: ``(catalog, oid)`` pairs such as ``("pg_class", 16384)``). Once
+``pg_depend`` (and any explicit ``extra_deps``) are mapped onto entries, :func:`sort_entries`
+orders them: section by section (pre-data, data, post-data), dependencies first, and
+within that by kind priority, schema and name, so the order is stable across runs.
+
+Dependency cycles are broken the way pg_dump breaks them: an entry that knows how to
+split itself (``split_pre_sql`` / ``split_post_sql``, e.g. a view first created as a
+dummy, or a table whose CHECK constraint is added later) is split in two. A cycle with
+no splittable entry is an error that names the objects in it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Section(StrEnum):
+    PRE_DATA = "pre-data"
+    DATA = "data"
+    POST_DATA = "post-data"
+
+
+SECTION_RANK = {Section.PRE_DATA: 0, Section.DATA: 1, Section.POST_DATA: 2}
+
+# Lower runs first when dependencies allow. Loosely pg_dump's type priorities.
+KIND_PRIORITY: dict[str, int] = {
+    "SCHEMA": 1,
+    "EXTENSION": 2,
+    "COLLATION": 3,
+    "SHELL TYPE": 4,
+    "TYPE": 5,
+    "DOMAIN": 5,
+    "FUNCTION": 6,
+    "PROCEDURE": 6,
+    "AGGREGATE": 7,
+    "OPERATOR": 8,
+    "OPERATOR CLASS": 8,
+    "OPERATOR FAMILY": 8,
+    "ACCESS METHOD": 8,
+    "CAST": 9,
+    "TEXT SEARCH PARSER": 9,
+    "TEXT SEARCH TEMPLATE": 9,
+    "TEXT SEARCH DICTIONARY": 9,
+    "TEXT SEARCH CONFIGURATION": 9,
+    "FOREIGN DATA WRAPPER": 9,
+    "SERVER": 9,
+    "USER MAPPING": 9,
+    "SEQUENCE": 10,
+    "TABLE": 11,
+    "FOREIGN TABLE": 11,
+    "VIEW": 12,
+    "MATERIALIZED VIEW": 12,
+    "TABLE ATTACH": 13,
+    "DEFAULT": 14,
+    "SEQUENCE OWNED BY": 15,
+    "CHECK CONSTRAINT": 16,
+    "TABLE DATA": 20,
+    "SEQUENCE SET": 21,
+    "INDEX": 30,
+    "INDEX ATTACH": 31,
+    "CONSTRAINT": 30,
+    "FK CONSTRAINT": 33,
+    "TRIGGER": 34,
+    "RULE": 34,
+    "POLICY": 35,
+    "ROW SECURITY": 35,
+    # Post-data like pg_dump: only after every object (and its own grants) exists, so
+    # that the defaults never add privileges to restored objects.
+    "DEFAULT ACL": 35,
+    "EVENT TRIGGER": 36,
+    "PUBLICATION": 37,
+    "PUBLICATION TABLE": 38,
+    "PUBLICATION TABLES IN SCHEMA": 38,
+    "MATERIALIZED VIEW DATA": 40,
+    "TIMESCALEDB": 50,
+}
+DEFAULT_PRIORITY = 25
+
+
+@dataclass
+class CopySpec:
+    """How to read and load one table's rows: table-form COPY of the listed columns."""
+
+    schema: str
+    table: str
+    columns: list[str]
+    where: str | None = None  # extension config filter (pg_extension.extcondition)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "table": self.table, "columns": self.columns,
+                "where": self.where}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CopySpec:
+        return cls(d["schema"], d["table"], list(d["columns"]), d.get("where"))
+
+
+@dataclass
+class TocEntry:
+    kind: str
+    schema: str | None
+    name: str
+    section: Section
+    create_sql: str = ""
+    drop_sql: str = ""
+    owner: str | None = None
+    owner_sql: str = ""
+    acl_sql: str = ""
+    comment_sql: str = ""
+    tablespace: str | None = None
+    # Catalog identities this entry creates, e.g. ("pg_class", oid); used to map pg_depend.
+    objects: list[tuple[str, int]] = field(default_factory=list)
+    # Catalog identities this entry needs beyond what pg_depend says.
+    extra_deps: list[tuple[str, int]] = field(default_factory=list)
+    # Ids of the entries that must be restored before this one (filled by resolve/sort).
+    deps: set[int] = field(default_factory=set)
+    # Alternative two-step form used to break dependency cycles (see module docstring).
+    split_pre_sql: str | None = None
+    split_post_sql: str | None = None
+    copy: CopySpec | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    id: int = 0
+
+    @property
+    def label(self) -> str:
+        qual = f"{self.schema}.{self.name}" if self.schema else self.name
+        return f"{self.kind} {qual}"
+
+    @property
+    def priority(self) -> int:
+        return KIND_PRIORITY.get(self.kind, DEFAULT_PRIORITY)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "schema": self.schema,
+            "name": self.name,
+            "section": str(self.section),
+            "create_sql": self.create_sql,
+            "drop_sql": self.drop_sql,
+            "owner": self.owner,
+            "owner_sql": self.owner_sql,
+            "acl_sql": self.acl_sql,
+            "comment_sql": self.comment_sql,
+            "tablespace": self.tablespace,
+            "deps": sorted(self.deps),
+            "copy": self.copy.to_json() if self.copy else None,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TocEntry:
+        return cls(
+            kind=d["kind"],
+            schema=d.get("schema"),
+            name=d["name"],
+            section=Section(d["section"]),
+            create_sql=d.get("create_sql", ""),
+            drop_sql=d.get("drop_sql", ""),
+            owner=d.get("owner"),
+            owner_sql=d.get("owner_sql", ""),
+            acl_sql=d.get("acl_sql", ""),
+            comment_sql=d.get("comment_sql", ""),
+            tablespace=d.get("tablespace"),
+            deps=set(d.get("deps", [])),
+            copy=CopySpec.from_json(d["copy"]) if d.get("copy") else None,
+            info=dict(d.get("info") or {}),
+            id=int(d["id"]),
+        )
+
+
+class DependencyCycle(Exception):
+    def __init__(self, labels: Sequence[str]) -> None:
+        super().__init__("dependency cycle that cannot be broken: " + " -> ".join(labels))
+        self.labels = list(labels)
+
+
+def resolve_dependencies(
+    entries: list[TocEntry],
+    depend_rows: Iterable[tuple[str, int, str, int]],
+    *,
+    aliases: Mapping[tuple[str, int], tuple[str, int]] | None = None,
+) -> None:
+    """Fill ``deps`` (as list positions) from pg_depend rows and each entry's ``extra_deps``.
+
+    ``depend_rows`` are ``(catalog, oid, ref_catalog, ref_oid)``. Rows whose ends are not
+    created by any entry (built-in objects) are ignored.
+
+    ``aliases`` maps an object that no entry creates onto one that an entry does: an
+    extension member onto its extension (``("pg_extension", oid)``). Depending on the
+    member then means depending on the extension's entry, e.g. a table with a column of
+    an extension's type, or a trigger calling a function of the extension.
+    """
+    owner_of: dict[tuple[str, int], int] = {}
+    for pos, e in enumerate(entries):
+        for obj in e.objects:
+            owner_of.setdefault(obj, pos)
+    alias = aliases or {}
+
+    def owner(obj: tuple[str, int]) -> int | None:
+        pos = owner_of.get(obj)
+        if pos is None and obj in alias:
+            pos = owner_of.get(alias[obj])
+        return pos
+
+    for cat, oid, refcat, refoid in depend_rows:
+        a = owner_of.get((cat, oid))
+        b = owner((refcat, refoid))
+        if a is not None and b is not None and a != b:
+            entries[a].deps.add(b)
+    for pos, e in enumerate(entries):
+        for ref in e.extra_deps:
+            b = owner(ref)
+            if b is not None and b != pos:
+                e.deps.add(b)
+
+
+def _lift_sections(entries: list[TocEntry]) -> None:
+    """An entry cannot wait for a later section: move such dependencies earlier.
+
+    For example a view that relies on a primary key (GROUP BY functional dependency)
+    needs that constraint in pre-data, as pg_dump does.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for e in entries:
+            for d in e.deps:
+                dep = entries[d]
+                if SECTION_RANK[dep.section] > SECTION_RANK[e.section]:
+                    if dep.section is Section.DATA or e.section is Section.DATA:
+                        # A data entry never moves; schema may wait for data only via
+                        # a post-data entry such as MATERIALIZED VIEW DATA.
+                        continue
+                    dep.section = e.section
+                    changed = True
+
+
+def _find_cycle(remaining: set[int], entries: list[TocEntry]) -> list[int]:
+    """Return one dependency cycle among ``remaining`` as positions, following deps."""
+    # Walk from any node along deps inside remaining until a node repeats.
+    start = min(remaining)
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        nxt = [d for d in entries[node].deps if d in remaining]
+        if not nxt:  # not part of a cycle; restart from another remaining node
+            remaining_wo = remaining - set(path)
+            if not remaining_wo:
+                return []
+            node = min(remaining_wo)
+            path, seen = [], {}
+            continue
+        node = min(nxt)
+    return path[seen[node]:]
+
+
+def _split(entries: list[TocEntry], pos: int, cycle: set[int]) -> None:
+    """Split entry ``pos`` into a first part (without the cycle's deps) and a second part."""
+    e = entries[pos]
+    assert e.split_pre_sql is not None and e.split_post_sql is not None
+    post = TocEntry(
+        kind=e.info.get("split_kind", e.kind),
+        schema=e.schema,
+        name=e.name,
+        section=e.section,
+        create_sql=e.split_post_sql,
+        deps=set(e.deps) | {pos},
+        info={**e.info, "split_part": "post"},
+    )
+    e.create_sql = e.split_pre_sql
+    e.deps = {d for d in e.deps if d not in cycle}
+    e.split_pre_sql = e.split_post_sql = None
+    e.info["split_part"] = "pre"
+    # Whatever needed the whole object and is part of the cycle now waits for the second
+    # part only if it is not itself needed by it; the first part is enough for the rest.
+    entries.append(post)
+
+
+def sort_entries(entries: list[TocEntry]) -> list[TocEntry]:
+    """Order entries for restore and renumber them 1..n; ``deps`` become entry ids.
+
+    ``deps`` must hold list positions on input (as :func:`resolve_dependencies` leaves them).
+    """
+    _lift_sections(entries)
+    while True:
+        n = len(entries)
+        indegree = [0] * n
+        dependents: list[list[int]] = [[] for _ in range(n)]
+        for pos, e in enumerate(entries):
+            for d in e.deps:
+                indegree[pos] += 1
+                dependents[d].append(pos)
+
+        def key(pos: int) -> tuple[int, int, str, str, int]:
+            e = entries[pos]
+            return (SECTION_RANK[e.section], e.priority, e.schema or "", e.name, pos)
+
+        heap = [key(p) for p in range(n) if indegree[p] == 0]
+        heapq.heapify(heap)
+        order: list[int] = []
+        while heap:
+            pos = heapq.heappop(heap)[-1]
+            order.append(pos)
+            for nxt in dependents[pos]:
+                indegree[nxt] -= 1
+                if indegree[nxt] == 0:
+                    heapq.heappush(heap, key(nxt))
+        if len(order) == n:
+            break
+        remaining = set(range(n)) - set(order)
+        cycle = _find_cycle(remaining, entries)
+        splittable = [p for p in cycle if entries[p].split_pre_sql is not None]
+        if not splittable:
+            raise DependencyCycle([entries[p].label for p in cycle] + [entries[cycle[0]].label])
+        # Prefer splitting views, then anything else, as pg_dump does.
+        splittable.sort(key=lambda p: (entries[p].kind != "VIEW", entries[p].priority, p))
+        _split(entries, splittable[0], set(cycle))
+
+    # Sections must be contiguous: order is by section first wherever deps allow, and
+    # _lift_sections removed backward edges, so a stable sort by section keeps deps valid.
+    order.sort(key=lambda p: SECTION_RANK[entries[p].section])
+    new_id = {pos: i + 1 for i, pos in enumerate(order)}
+    result = []
+    for pos in order:
+        e = entries[pos]
+        e.id = new_id[pos]
+        e.deps = {new_id[d] for d in e.deps}
+        result.append(e)
+    return result

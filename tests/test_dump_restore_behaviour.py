@@ -1,0 +1,121 @@
+"""Dump and restore under pressure: concurrent writes, interruption and resume, scale."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.migrate_support import assert_same_data, dump, restore, scalar
+
+WRITER_SQL = """
+CREATE TABLE public.ledger (n bigint NOT NULL, s bigint NOT NULL);
+INSERT INTO public.ledger VALUES (0, 0);
+CREATE TABLE public.readings (ts timestamptz NOT NULL, v bigint NOT NULL);
+SELECT create_hypertable('public.readings', 'ts', chunk_time_interval => interval '1 hour');
+"""
+
+
+def _write_continuously(dsn: str, stop: threading.Event, counter: list[int]) -> None:
+    """Insert and delete rows; the ledger always holds the count and sum of readings."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO public.readings SELECT timestamptz '2024-01-01' "
+                    "+ (%s %% 48) * interval '1 hour' + g * interval '1 second', %s "
+                    "FROM generate_series(1, 20) g", (i, i))
+                conn.execute("UPDATE public.ledger SET n = n + 20, s = s + 20 * %s", (i,))
+                if i % 3 == 0:
+                    deleted = conn.execute(
+                        "DELETE FROM public.readings WHERE v = %s RETURNING v", (i - 1,)
+                    ).fetchall()
+                    conn.execute("UPDATE public.ledger SET n = n - %s, s = s - %s",
+                                 (len(deleted), sum(r[0] for r in deleted)))
+            counter[0] = i
+
+
+def test_dump_is_one_point_in_time(source_db: str, target_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        conn.execute(WRITER_SQL)  # type: ignore[arg-type]
+    stop, counter = threading.Event(), [0]
+    writer = threading.Thread(target=_write_continuously, args=(source_db, stop, counter))
+    writer.start()
+    try:
+        while counter[0] < 100:  # 48 chunks exist and writes are flowing
+            time.sleep(0.05)
+        before = counter[0]
+        archive = tmp_path / "db.psm"
+        dump(source_db, archive, "-j", "3")
+        during = counter[0] - before
+    finally:
+        stop.set()
+        writer.join()
+    assert during > 0, "the writer made no commits while the dump ran"
+    restore(target_db, archive)
+    n, s = psycopg.connect(target_db).execute("SELECT n, s FROM public.ledger").fetchone()
+    rows, total = psycopg.connect(target_db).execute(
+        "SELECT count(*), coalesce(sum(v), 0) FROM public.readings").fetchone()
+    assert (rows, total) == (n, s), "the archive mixes rows from different points in time"
+    assert rows > 0
+
+
+def _slow_source(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.big (ts timestamptz NOT NULL, a int, b text);"
+            "SELECT create_hypertable('public.big', 'ts', chunk_time_interval => interval "
+            "'6 hours');"
+            "CREATE INDEX big_a ON public.big (a);"
+            "INSERT INTO public.big SELECT timestamptz '2024-01-01' + g * interval '1 second',"
+            " g % 1000, repeat(md5(g::text), 3) FROM generate_series(1, 300000) g;"
+            "CREATE TABLE public.plain AS SELECT g AS id FROM generate_series(1, 1000) g;"
+        )
+
+
+def _wait_for_progress(target: str, proc: subprocess.Popen[bytes], minimum: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            done = scalar(target, "SELECT count(*) FROM _pystream_migrate.done")
+        except psycopg.Error:
+            done = 0
+        if isinstance(done, int) and done >= minimum:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the restore made no progress to interrupt")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_restore_resumes_without_duplicates(
+    source_db: str, target_db: str, tmp_path: Path, sig: signal.Signals
+) -> None:
+    _slow_source(source_db)
+    archive = tmp_path / "db.psm"
+    dump(source_db, archive)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
+         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    _wait_for_progress(target_db, proc, minimum=30)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    if sig == signal.SIGTERM:
+        assert b"interrupted" in err
+        assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+    # A plain restore now refuses, and says how to go on.
+    again = restore(target_db, archive, check=False)
+    assert again.returncode == 5 and "--resume" in again.stderr
+    restore(target_db, archive, "--resume", "-j", "2")
+    assert_same_data(source_db, target_db)
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+    assert scalar(target_db, "SELECT count(*) FROM pg_namespace "
+                  "WHERE nspname = '_pystream_migrate'") == 0
