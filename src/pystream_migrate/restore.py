@@ -424,7 +424,12 @@ class _Restore:
     def _feed_stream(self, leader: psycopg.Connection, config: list[TocEntry],
                      scheduler: _Scheduler) -> None:
         """Read the archive stream once; load config entries inline, dispatch the rest."""
-        config_ids = {e.id for e in config}
+        # Config entries without rows (SEQUENCE SET of an extension's configuration
+        # sequence) are not in the stream: load them first.
+        for e in config:
+            if e.copy is None:
+                self._load_entry(leader, e, iter(()))
+        config_ids = {e.id for e in config if e.copy is not None}
         pending_config: dict[int, list[bytes]] = {}
         streams: dict[int, StreamedEntry] = {}
         wanted = {e.id for e in scheduler.data}
@@ -500,9 +505,9 @@ class _Restore:
     def _analyze(self) -> None:
         tables = [e.copy for e in self.entries
                   if e.copy is not None and e.id in self.selected and not e.info.get("extconfig")]
-        roots = [e for e in self.entries if e.kind == "TABLE" and e.info.get("hypertable")]
+        # Each table and chunk on its own. Hypertable roots are left out: analyzing one
+        # samples every chunk in one transaction, which needs a lock per chunk.
         names = [sql.Identifier(t.schema, t.table) for t in tables]
-        names += [sql.Identifier(e.schema or "public", e.name) for e in roots]
         if not names:
             return
         started = time.monotonic()
@@ -557,13 +562,17 @@ def _copy_in(conn: psycopg.Connection, e: TocEntry, chunks: Iterator[bytes], *,
 
 
 def _add_if_exists(stmt: str) -> str:
-    for kw in ("DROP TABLE ", "DROP VIEW ", "DROP MATERIALIZED VIEW ", "DROP SEQUENCE ",
+    # Multi-word kinds before their prefixes ("DROP OPERATOR FAMILY" before "DROP OPERATOR").
+    for kw in ("DROP OPERATOR FAMILY ", "DROP OPERATOR CLASS ",
+               "DROP TEXT SEARCH CONFIGURATION ", "DROP TEXT SEARCH DICTIONARY ",
+               "DROP TEXT SEARCH PARSER ", "DROP TEXT SEARCH TEMPLATE ", "DROP USER MAPPING ",
+               "DROP ACCESS METHOD ", "DROP CONVERSION ",
+               "DROP TABLE ", "DROP VIEW ", "DROP MATERIALIZED VIEW ", "DROP SEQUENCE ",
                "DROP INDEX ", "DROP SCHEMA ", "DROP FUNCTION ", "DROP PROCEDURE ",
                "DROP AGGREGATE ", "DROP TYPE ", "DROP DOMAIN ", "DROP EXTENSION ",
                "DROP TRIGGER ", "DROP RULE ", "DROP POLICY ", "DROP COLLATION ",
                "DROP CAST ", "DROP OPERATOR ", "DROP PUBLICATION ", "DROP SERVER ",
-               "DROP FOREIGN TABLE ", "DROP FOREIGN DATA WRAPPER ", "DROP EVENT TRIGGER ",
-               "DROP TEXT SEARCH "):
+               "DROP FOREIGN TABLE ", "DROP FOREIGN DATA WRAPPER ", "DROP EVENT TRIGGER "):
         if stmt.startswith(kw) and not stmt.startswith(kw + "IF EXISTS"):
             return kw + "IF EXISTS " + stmt[len(kw):]
     stmt = stmt.replace("DROP CONSTRAINT ", "DROP CONSTRAINT IF EXISTS ")

@@ -44,6 +44,7 @@ KIND_PRIORITY: dict[str, int] = {
     "OPERATOR CLASS": 8,
     "OPERATOR FAMILY": 8,
     "ACCESS METHOD": 8,
+    "CONVERSION": 9,
     "CAST": 9,
     "TEXT SEARCH PARSER": 9,
     "TEXT SEARCH TEMPLATE": 9,
