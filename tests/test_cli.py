@@ -45,7 +45,7 @@ def test_unreachable_host_is_one_line_without_password() -> None:
 
 
 def test_uri_password_is_masked_in_errors() -> None:
-    res = run_cli("restore", "-d", "postgresql://bob:hunter2@127.0.0.1:1/db", "-f", "x")
+    res = run_cli("dump", "-d", "postgresql://bob:hunter2@127.0.0.1:1/db", "-f", "x")
     assert res.returncode == 3
     assert "hunter2" not in res.stderr + res.stdout
     assert len(res.stderr.strip().splitlines()) == 1

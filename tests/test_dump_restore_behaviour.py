@@ -119,3 +119,87 @@ def test_interrupted_restore_resumes_without_duplicates(
     assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
     assert scalar(target_db, "SELECT count(*) FROM pg_namespace "
                   "WHERE nspname = '_pystream_migrate'") == 0
+
+
+def _hypertable_with_six_chunks(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.blocker (x int);"
+            "CREATE TABLE public.m (ts timestamptz NOT NULL, v int);"
+            "SELECT create_hypertable('public.m', 'ts', chunk_time_interval => interval '1 day');"
+            "CREATE INDEX m_v ON public.m (v);"
+            "INSERT INTO public.m SELECT timestamptz '2024-01-01 00:00+00' + g * interval "
+            "'1 hour', g FROM generate_series(0, 24 * 6 - 1) g;"
+        )
+
+
+DROP_TWO = "SELECT drop_chunks('public.m', older_than => timestamptz '2024-01-03 00:00+00')"
+
+
+def _wait_until_dump_waits_for_a_lock(dsn: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                  "'pystream-migrate' AND wait_event_type = 'Lock'"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the dump never waited for a lock")
+
+
+def _start_dump(dsn: str, archive: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "dump", "-d", dsn, "-f", str(archive),
+         "-v"], stderr=subprocess.PIPE, text=True)
+
+
+def test_chunks_dropped_while_the_schema_is_read_give_a_consistent_dump(
+    source_db: str, target_db: str, tmp_path: Path
+) -> None:
+    _hypertable_with_six_chunks(source_db)
+    holder = psycopg.connect(source_db)
+    holder.execute("LOCK TABLE public.blocker IN ACCESS EXCLUSIVE MODE")
+    archive = tmp_path / "db.psm"
+    proc = _start_dump(source_db, archive)
+    try:
+        # The dump has its snapshot and waits for its lock on public.blocker, while a
+        # retention job drops the two oldest chunks.
+        _wait_until_dump_waits_for_a_lock(source_db)
+        with psycopg.connect(source_db, autocommit=True) as conn:
+            assert len(conn.execute(DROP_TWO).fetchall()) == 2
+    finally:
+        holder.rollback()
+        holder.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "starting again from a new snapshot" in err
+    restore(target_db, archive)
+    assert_same_data(source_db, target_db)
+    assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.m')") == 4
+
+
+def test_chunks_dropped_while_data_is_copied_are_left_out_consistently(
+    source_db: str, target_db: str, tmp_path: Path
+) -> None:
+    _hypertable_with_six_chunks(source_db)
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        # The largest table is copied first and keeps the only worker busy for a while.
+        conn.execute("CREATE TABLE public.big AS SELECT g, repeat(md5(g::text), 8) AS t "
+                     "FROM generate_series(1, 400000) g")
+    archive = tmp_path / "db.psm"
+    partial = archive.with_name(archive.name + ".partial")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "dump", "-d", source_db, "-f", str(archive),
+         "-j", "1"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not partial.exists():  # the catalog is read; the data is being copied
+        assert time.monotonic() < deadline and proc.poll() is None, "the dump did not start"
+        time.sleep(0.01)
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        assert len(conn.execute(DROP_TWO).fetchall()) == 2
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert err.count("was dropped while the dump ran") == 2, err
+    res = restore(target_db, archive)
+    assert res.stderr.count("left out here too") == 2
+    assert_same_data(source_db, target_db)
+    assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.m')") == 4

@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+import psycopg
+
 from pystream_migrate import __version__
 from pystream_migrate.connection import mask_password
 from pystream_migrate.errors import EXIT_FAILURE, EXIT_INTERRUPTED, MigrateError
@@ -43,6 +45,12 @@ def _level(value: str) -> int:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="say more (repeatable)")
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", choices=("auto", "plain", "json", "none"), default="auto",
+                   help="progress on stderr: a live display on a terminal and plain lines "
+                   "elsewhere (auto, the default), plain lines, JSON lines, or none")
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -89,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="COPY format for table data (default text; binary falls back to "
                       "text for types without binary I/O)")
     _add_filters(dump)
+    _add_progress(dump)
     _add_common(dump)
     dump.set_defaults(func=_run_dump)
 
@@ -131,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("-L", "--use-list", metavar="LISTFILE",
                          help="restore only the entries in LISTFILE (made with 'list')")
     _add_filters(restore)
+    _add_progress(restore)
     _add_common(restore)
     restore.set_defaults(func=_run_restore)
 
@@ -209,6 +219,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED
+    except psycopg.Error as exc:
+        # A server error no code path explained: still one line, never a traceback.
+        diag = exc.diag
+        text = diag.message_primary or str(exc).splitlines()[0]
+        if diag.message_hint:
+            text += f" ({diag.message_hint})"
+        error(f"the server reported: {text}")
+        return EXIT_FAILURE
+    except OSError as exc:
+        error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        return EXIT_FAILURE
     except BrokenPipeError:
         # The reader of our stdout went away; say so once and do not print a traceback.
         try:

@@ -28,12 +28,18 @@ from psycopg import sql
 
 from pystream_migrate import __version__
 from pystream_migrate.archive import ArchiveWriter, EntryStats
-from pystream_migrate.catalog import read_catalog
+from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.errors import MigrateError
+from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.session import begin_snapshot, configure_reader
-from pystream_migrate.timescale import annotate, extension_info, relation_roles
+from pystream_migrate.timescale import (
+    TimescaleInfo,
+    annotate,
+    extension_info,
+    relation_roles,
+)
 from pystream_migrate.toc import Section, TocEntry
 
 
@@ -48,6 +54,7 @@ class DumpOptions:
     exclude_table_data: list[str] = field(default_factory=list)
     copy_format: str = "text"
     verbose: int = 0
+    progress: str = "none"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DumpOptions:
@@ -61,6 +68,7 @@ class DumpOptions:
             exclude_table_data=list(getattr(args, "exclude_table_data", []) or []),
             copy_format=getattr(args, "copy_format", "text"),
             verbose=getattr(args, "verbose", 0),
+            progress=getattr(args, "progress", "none"),
         )
 
 
@@ -122,7 +130,8 @@ def _lock_tables(conn: psycopg.Connection, skip: list[int]) -> int:
     # One statement per batch keeps round trips few; every lock stays held to the end.
     batch = 500
     for i in range(0, len(rows), batch):
-        names = [sql.SQL(r["qualified"]) for r in rows[i : i + batch]]
+        # ONLY: without it, locking a hypertable would lock every one of its chunks.
+        names = [sql.SQL("ONLY {}").format(sql.SQL(r["qualified"])) for r in rows[i : i + batch]]
         conn.execute(
             sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(names))
         )
@@ -149,29 +158,36 @@ def _copy_statement(entry: TocEntry, fmt: str) -> sql.Composed:
 
 
 def _copy_entry(
-    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter
+    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter, progress: Progress,
+    worker: str,
 ) -> EntryStats:
     fmt = entry.info.get("copy_format", "text")
     ew = writer.open_entry(entry.id)
-    with conn.cursor() as cur, cur.copy(_copy_statement(entry, fmt)) as copy:
-        for data in copy:
-            ew.write(data)
-    rows = cur.rowcount if cur.rowcount >= 0 else 0
-    return ew.close(rows)
+    progress.start_entry(worker, entry.label)
+    with conn.cursor() as cur:
+        with cur.copy(_copy_statement(entry, fmt)) as copy:
+            for data in copy:
+                ew.write(data)
+                progress.advance(len(data))
+        rows = cur.rowcount if cur.rowcount >= 0 else 0  # gone once the cursor closes
+    stats = ew.close(rows)
+    progress.finish_entry(worker, rows)
+    return stats
 
 
 def _lock_and_copy(
-    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter
+    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter, progress: Progress,
+    worker: str,
 ) -> EntryStats:
     """Lock one table for the length of its copy, then copy it (in the caller's transaction)."""
     spec = entry.copy
     assert spec is not None
     conn.execute(
-        sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+        sql.SQL("LOCK TABLE ONLY {} IN ACCESS SHARE MODE").format(
             sql.Identifier(spec.schema, spec.table)
         )
     )
-    return _copy_entry(conn, entry, writer)
+    return _copy_entry(conn, entry, writer, progress, worker)
 
 
 def _exclude_data(entry: TocEntry, patterns: list[str]) -> bool:
@@ -237,17 +253,46 @@ def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
         leader.close()
 
 
-def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult:
-    configure_reader(leader)
-    snapshot = begin_snapshot(leader)
-    facts = _source_facts(leader)
-    tsinfo = extension_info(leader)
-    roles = relation_roles(leader, tsinfo)
-    chunk_relids = [relid for relid, r in roles.items() if r["role"] == "chunk"]
-    locked = _lock_tables(leader, chunk_relids)
-    log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
+CATALOG_ATTEMPTS = 3
 
-    catalog = read_catalog(leader)
+
+def _snapshot_and_catalog(
+    leader: psycopg.Connection, opts: DumpOptions, log: Log
+) -> tuple[str, dict[str, Any], TimescaleInfo, dict[int, dict[str, Any]], Catalog]:
+    """Take the snapshot, lock, read the catalog; start over if the schema changed meanwhile.
+
+    The server's pg_get_*def helpers read the current catalog, not the snapshot. A table
+    dropped between the snapshot and its definition being read (drop_chunks, for one:
+    chunks cannot all be locked) makes them fail with "cache lookup failed"; a new
+    snapshot no longer has that table.
+    """
+    configure_reader(leader)
+    for attempt in range(1, CATALOG_ATTEMPTS + 1):
+        snapshot = begin_snapshot(leader)
+        try:
+            facts = _source_facts(leader)
+            tsinfo = extension_info(leader)
+            roles = relation_roles(leader, tsinfo)
+            chunk_relids = [relid for relid, r in roles.items() if r["role"] == "chunk"]
+            locked = _lock_tables(leader, chunk_relids)
+            log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
+            catalog = read_catalog(leader)
+            return snapshot, facts, tsinfo, roles, catalog
+        except (psycopg.errors.InternalError_, psycopg.errors.UndefinedTable) as exc:
+            leader.rollback()
+            if attempt == CATALOG_ATTEMPTS:
+                raise MigrateError(
+                    f"the source's schema kept changing while it was read "
+                    f"({exc.diag.message_primary})",
+                    hint="run the dump again when no DDL or retention job is running",
+                ) from None
+            log(f"the schema changed while it was read ({exc.diag.message_primary}); "
+                "starting again from a new snapshot")
+    raise AssertionError("unreachable")
+
+
+def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult:
+    snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, opts, log)
     entries = annotate(catalog.entries, roles)
     if opts.schema_only:
         entries = [e for e in entries if e.section is not Section.DATA]
@@ -274,12 +319,29 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
         "unsupported": [u.to_json() for u in catalog.unsupported],
         "warnings": list(catalog.warnings),
     }
+    dropped: list[TocEntry] = []
+    warnings = list(catalog.warnings)
     out = _Output(opts.file)
     try:
         writer = ArchiveWriter(out.fh, header, [e.to_json() for e in entries],
                                level=opts.compress)
-        stats = _copy_all(leader, snapshot, opts, data, writer, log)
-        writer.finish({"entries": len(entries)})
+        progress = make_progress(opts.progress)
+        try:
+            progress.phase("dump", total_bytes=sum(int(e.info.get("est_bytes") or 0)
+                                                   for e in data),
+                           total_entries=len(data))
+            stats = _copy_all(leader, snapshot, opts, data, writer, log, progress, dropped)
+        finally:
+            progress.close()
+        for e in dropped:
+            warnings.append(f"{e.label} was dropped while the dump ran (a retention policy "
+                            "or drop_chunks); restore leaves this chunk out")
+        writer.finish({
+            "entries": len(entries),
+            "dropped_chunks": [{"entry": e.id, "schema": e.copy.schema if e.copy else None,
+                                "table": e.copy.table if e.copy else None} for e in dropped],
+            "warnings": warnings,
+        })
         out.commit()
     except OSError as exc:
         out.abort()
@@ -298,7 +360,7 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
         raw_bytes=raw,
         archive_bytes=writer.bytes_written,
         unsupported=[u.describe() for u in catalog.unsupported],
-        warnings=list(catalog.warnings),
+        warnings=warnings,
     )
 
 
@@ -309,14 +371,18 @@ def _copy_all(
     data: list[TocEntry],
     writer: ArchiveWriter,
     log: Log,
+    progress: Progress,
+    dropped: list[TocEntry],
 ) -> list[EntryStats]:
+    """Copy every data entry; chunks dropped meanwhile go to ``dropped``."""
     stats: list[EntryStats] = []
     # Extension configuration first, serially, in foreign-key order: restore loads it
     # before any chunk, also when it reads the archive as a stream.
     config = sorted((e for e in data if e.info.get("extconfig")),
                     key=lambda e: (e.info.get("fk_order", 0), e.id))
     for e in config:
-        stats.append(_guarded(e, lambda e=e: _copy_entry(leader, e, writer)))
+        stats.append(_guarded(e, lambda e=e: _copy_entry(leader, e, writer, progress,
+                                                         "leader")))
     rest = [e for e in data if not e.info.get("extconfig")]
     rest.sort(key=lambda e: (-int(e.info.get("est_bytes") or 0), e.id))
     if not rest:
@@ -328,7 +394,7 @@ def _copy_all(
     lock = threading.Lock()
     done = [0]
 
-    def worker() -> None:
+    def worker(name: str) -> None:
         try:
             conn = connect(opts.dsn)
         except BaseException as exc:
@@ -342,7 +408,15 @@ def _copy_all(
                 except queue.Empty:
                     return
                 begin_snapshot(conn, snapshot)
-                st = _guarded(entry, lambda entry=entry: _lock_and_copy(conn, entry, writer))
+                try:
+                    st = _guarded(entry, lambda entry=entry: _lock_and_copy(
+                        conn, entry, writer, progress, name))
+                except _ChunkDropped:
+                    conn.rollback()
+                    progress.finish_entry(name, 0)
+                    with lock:
+                        dropped.append(entry)
+                    continue
                 conn.commit()
                 with lock:
                     stats.append(st)
@@ -354,7 +428,7 @@ def _copy_all(
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=worker, name=f"dump-{i}", daemon=True)
+    threads = [threading.Thread(target=worker, args=(f"worker {i + 1}",), daemon=True)
                for i in range(min(opts.jobs, len(rest)))]
     for t in threads:
         t.start()
@@ -365,11 +439,19 @@ def _copy_all(
     return stats
 
 
+class _ChunkDropped(Exception):
+    """A chunk was dropped (e.g. by a retention policy) after the snapshot was taken."""
+
+
 def _guarded(entry: TocEntry, action: Callable[[], EntryStats]) -> EntryStats:
     """Run one entry's copy; turn a server error into a one-line error naming the entry."""
     try:
         return action()
     except psycopg.errors.UndefinedTable:
+        if entry.info.get("chunk"):
+            # Nothing can stop drop_chunks short of locking every chunk, which does not
+            # fit the lock table; the chunk is left out, consistently, at restore.
+            raise _ChunkDropped from None
         raise MigrateError(
             f"{entry.label} was dropped while the dump ran",
             hint="run the dump again; pause retention jobs or DDL on the source during it",

@@ -32,6 +32,7 @@ from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target, parse_dsn, with_dbname
 from pystream_migrate.errors import ArchiveError, MigrateError, PreconditionFailed
+from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.restore_stream import StreamedEntry
 from pystream_migrate.session import configure_writer
 from pystream_migrate.toc import Section, TocEntry
@@ -58,6 +59,7 @@ class RestoreOptions:
     analyze: bool = True
     use_list: str | None = None
     verbose: int = 0
+    progress: str = "none"
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> RestoreOptions:
@@ -73,6 +75,7 @@ class RestoreOptions:
             continue_on_error=getattr(a, "continue_on_error", False),
             resume=getattr(a, "resume", False), analyze=not getattr(a, "no_analyze", False),
             use_list=getattr(a, "use_list", None), verbose=getattr(a, "verbose", 0),
+            progress=getattr(a, "progress", "none"),
         )
 
 
@@ -140,10 +143,14 @@ class _Restore:
         self.by_id = {e.id: e for e in self.entries}
         self.source = self.header.get("source", {})
         self.result = RestoreResult()
+        self.count_lock = threading.Lock()
         self.done: set[int] = set()
         self.selected = self._select()
         self.identity = restore_state.archive_identity(self.header)
         self.ts_schema: str | None = None
+        self.progress: Progress = make_progress("none")
+        # Chunks dropped on the source while the dump ran (from the archive's footer).
+        self.dropped_chunks: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------- selection
     def _select(self) -> set[int]:
@@ -167,6 +174,13 @@ class _Restore:
 
     # ----------------------------------------------------------------- main flow
     def run(self) -> RestoreResult:
+        self.progress = make_progress(self.opts.progress)
+        try:
+            return self._run()
+        finally:
+            self.progress.close()
+
+    def _run(self) -> RestoreResult:
         o = self.opts
         if o.create:
             self._create_database()
@@ -187,6 +201,7 @@ class _Restore:
             finally:
                 if restoring:
                     self._leave_restoring_mode(leader)
+            self._drop_vanished_chunks()
             if o.analyze and not self.result.errors:
                 self._analyze()
             if not self.result.errors:
@@ -210,6 +225,23 @@ class _Restore:
                 f"({exc}); run 'SELECT timescaledb_post_restore();' in the target database",
                 file=sys.stderr, flush=True,
             )
+
+    def _drop_vanished_chunks(self) -> None:
+        """Chunks dropped on the source during the dump are dropped here too.
+
+        Their tables and catalog rows came with the snapshot, their rows could not. With
+        restoring mode off, DROP TABLE goes through TimescaleDB, which removes the chunk's
+        catalog rows as well, as drop_chunks did on the source.
+        """
+        if not self.dropped_chunks:
+            return
+        with connect(self.opts.dsn, autocommit=True) as conn:
+            for d in self.dropped_chunks:
+                name = sql.Identifier(d["schema"], d["table"])
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
+                print(f"pystream-migrate: warning: chunk {d['schema']}.{d['table']} was "
+                      "dropped on the source during the dump; it is left out here too",
+                      file=sys.stderr)
 
     def _create_database(self) -> None:
         params = parse_dsn(self.opts.dsn)
@@ -325,6 +357,7 @@ class _Restore:
         if o.clean and not o.resume:
             self._clean(leader)
         pre = [e for e in self.entries if e.section is Section.PRE_DATA and self._todo(e)]
+        self.progress.phase("schema", total_entries=len(pre))
         self._run_ddl_batches(leader, pre)
         self.log(f"pre-data: {len(pre)} entries")
         data = [e for e in self.entries if e.section is Section.DATA and self._todo(e)]
@@ -403,6 +436,8 @@ class _Restore:
                     except psycopg.Error as exc:
                         self._fail(e, exc, "creation")
             self.result.entries += len(batch)
+            for _ in batch:
+                self.progress.finish_entry("leader", 0)
 
     # ----------------------------------------------------------------- data + post-data
     def _run_data_and_post(self, leader: psycopg.Connection, data: list[TocEntry],
@@ -410,7 +445,18 @@ class _Restore:
         config = sorted((e for e in data if e.info.get("extconfig")),
                         key=lambda e: (e.info.get("fk_order", 0), e.id))
         others = [e for e in data if not e.info.get("extconfig")]
+        if self.reader.seekable:
+            self.dropped_chunks = list(self.reader.footer_extra().get("dropped_chunks", []))
+            gone = {int(d["entry"]) for d in self.dropped_chunks}
+            others = [e for e in others if e.id not in gone]
         scheduler = _Scheduler(self, others, post)
+        sizes = self.reader.index() if self.reader.seekable else {}
+        self.progress.phase(
+            "restore data",
+            total_bytes=sum(sizes[e.id].raw_bytes if e.id in sizes
+                            else int(e.info.get("est_bytes") or 0) for e in data),
+            total_entries=len(data) + len(post),
+        )
         if self.reader.seekable:
             for e in config:
                 self._load_entry(leader, e, self.reader.read_entry(e.id)
@@ -464,6 +510,7 @@ class _Restore:
                     st.end()
             for eid in config_ids:
                 self._load_entry(leader, self.by_id[eid], iter(()))
+            self.dropped_chunks = list(self.reader.footer_extra().get("dropped_chunks", []))
             scheduler.stream_finished(set(streams))
         except BaseException as exc:
             for st in streams.values():
@@ -472,24 +519,36 @@ class _Restore:
             raise
 
     def _load_entry(self, conn: psycopg.Connection, e: TocEntry,
-                    chunks: Iterator[bytes]) -> int:
+                    chunks: Iterator[bytes], worker: str = "leader") -> int:
         """Load one data entry in one transaction, recorded as done in the same transaction."""
+        self.progress.start_entry(worker, e.label)
         try:
             with conn.transaction():
                 rows = 0
                 if e.copy is not None:
-                    rows = _copy_in(conn, e, chunks, freeze=not e.info.get("extconfig"))
+                    rows = _copy_in(conn, e, self._counted(chunks),
+                                    freeze=not e.info.get("extconfig"))
                 elif e.create_sql.strip():
                     conn.execute(e.create_sql)  # type: ignore[arg-type]
                 conn.execute(restore_state.mark_sql([e.id]))
         except (psycopg.Error, ArchiveError) as exc:
+            self.progress.finish_entry(worker, 0)
             self._fail(e, exc, "load")
             return 0
-        self.result.rows += rows
-        self.result.entries += 1
+        self.progress.finish_entry(worker, rows)
+        with self.count_lock:
+            self.result.rows += rows
+            self.result.entries += 1
         return rows
 
-    def _run_post_item(self, conn: psycopg.Connection, e: TocEntry) -> None:
+    def _counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for data in chunks:
+            self.progress.advance(len(data))
+            yield data
+
+    def _run_post_item(self, conn: psycopg.Connection, e: TocEntry,
+                       worker: str = "leader") -> None:
+        self.progress.start_entry(worker, e.label)
         try:
             with conn.transaction():
                 s = self._entry_sql(e)
@@ -497,9 +556,12 @@ class _Restore:
                     conn.execute(s)  # type: ignore[arg-type]
                 conn.execute(restore_state.mark_sql([e.id]))
         except psycopg.Error as exc:
+            self.progress.finish_entry(worker, 0)
             self._fail(e, exc, "creation")
             return
-        self.result.entries += 1
+        self.progress.finish_entry(worker, 0)
+        with self.count_lock:
+            self.result.entries += 1
 
     # ----------------------------------------------------------------- analyze
     def _analyze(self) -> None:
@@ -507,7 +569,9 @@ class _Restore:
                   if e.copy is not None and e.id in self.selected and not e.info.get("extconfig")]
         # Each table and chunk on its own. Hypertable roots are left out: analyzing one
         # samples every chunk in one transaction, which needs a lock per chunk.
-        names = [sql.Identifier(t.schema, t.table) for t in tables]
+        gone = {(d["schema"], d["table"]) for d in self.dropped_chunks}
+        names = [sql.Identifier(t.schema, t.table) for t in tables
+                 if (t.schema, t.table) not in gone]
         if not names:
             return
         started = time.monotonic()
@@ -639,6 +703,9 @@ class _Scheduler:
                     deps.add(data_of_table[int(ref)])
             if table_oid is None or e.info.get("after_data"):
                 deps |= all_data
+            if e.kind == "EVENT TRIGGER":
+                # Last of all, as pg_restore does: it must not fire on the restore's own DDL.
+                deps |= {p.id for p in self.post if p.kind != "EVENT TRIGGER"}
             deps.discard(e.id)
             self.remaining_deps[e.id] = deps
         for item, deps in self.remaining_deps.items():
@@ -743,7 +810,8 @@ class _Scheduler:
             if feeder is not None:
                 feeder()
             return
-        workers = [threading.Thread(target=self._worker, name=f"restore-{i}", daemon=True)
+        workers = [threading.Thread(target=self._worker, args=(f"worker {i + 1}",),
+                                    daemon=True)
                    for i in range(self.r.opts.jobs)]
         conns: list[psycopg.Connection] = []
         self._conns = conns
@@ -766,7 +834,7 @@ class _Scheduler:
         if self.error is not None:
             raise self.error
 
-    def _worker(self) -> None:
+    def _worker(self, name: str) -> None:
         try:
             conn = connect(self.r.opts.dsn, autocommit=True)
         except BaseException as exc:
@@ -787,9 +855,9 @@ class _Scheduler:
                         chunks = self.streams[e.id].chunks()
                     else:
                         chunks = self.r.reader.read_entry(e.id)
-                    self.r._load_entry(conn, e, chunks)
+                    self.r._load_entry(conn, e, chunks, name)
                 else:
-                    self.r._run_post_item(conn, e)
+                    self.r._run_post_item(conn, e, name)
                 self._finish(e)
         except BaseException as exc:
             self.abort(exc)
