@@ -44,6 +44,8 @@ class Progress:
 
     # Called by dump and restore.
     def phase(self, name: str, *, total_bytes: int = 0, total_entries: int = 0) -> None:
+        if self.phase_name:
+            self._on_phase_end()
         with self.lock:
             self.phase_name = name
             self.total_bytes = max(0, total_bytes)
@@ -71,6 +73,8 @@ class Progress:
         self._on_change()
 
     def close(self) -> None:
+        if self.phase_name:
+            self._on_phase_end()
         self._on_close()
 
     # Snapshot of the numbers, for the displays.
@@ -97,6 +101,7 @@ class Progress:
     # Hooks for the displays.
     def _on_phase(self) -> None: ...
     def _on_change(self) -> None: ...
+    def _on_phase_end(self) -> None: ...
     def _on_close(self) -> None: ...
 
 
@@ -124,9 +129,8 @@ class PlainProgress(Progress):
             self._last = now
             print(self._line(), file=self.stream, flush=True)
 
-    def _on_close(self) -> None:
-        if self.phase_name and time.monotonic() - self.started >= PLAIN_INTERVAL:
-            print(self._line(), file=self.stream, flush=True)
+    def _on_phase_end(self) -> None:
+        print(self._line() + ", done", file=self.stream, flush=True)
 
 
 class JsonProgress(Progress):
@@ -147,9 +151,8 @@ class JsonProgress(Progress):
             self._last = now
             self._emit("progress")
 
-    def _on_close(self) -> None:
-        if self.phase_name:
-            self._emit("done")
+    def _on_phase_end(self) -> None:
+        self._emit("done")
 
 
 class RichProgress(Progress):
