@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="finish an interrupted restore without redoing finished entries")
     restore.add_argument("--no-analyze", action="store_true",
                          help="skip the ANALYZE of restored tables")
+    restore.add_argument("--skip-archive-check", action="store_true",
+                         help="do not read a file archive once through to check every "
+                         "checksum before changing the target (damage is still detected, "
+                         "but only when the damaged entry is reached)")
     restore.add_argument("-L", "--use-list", metavar="LISTFILE",
                          help="restore only the entries in LISTFILE (made with 'list')")
     _add_filters(restore)

@@ -58,6 +58,7 @@ class RestoreOptions:
     resume: bool = False
     analyze: bool = True
     use_list: str | None = None
+    verify_archive: bool = True
     verbose: int = 0
     progress: str = "none"
 
@@ -75,6 +76,7 @@ class RestoreOptions:
             continue_on_error=getattr(a, "continue_on_error", False),
             resume=getattr(a, "resume", False), analyze=not getattr(a, "no_analyze", False),
             use_list=getattr(a, "use_list", None), verbose=getattr(a, "verbose", 0),
+            verify_archive=not getattr(a, "skip_archive_check", False),
             progress=getattr(a, "progress", "none"),
         )
 
@@ -126,7 +128,11 @@ def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreR
     restore_signal = _sigterm_to_interrupt()
     try:
         if reader.seekable:
-            reader.index()  # a truncated or damaged file stops here, before the target changes
+            # A truncated or damaged file stops here, before anything on the target changes.
+            reader.index()
+            if opts.verify_archive:
+                log("checking every checksum in the archive before restoring")
+                reader.verify()
         return _Restore(opts, reader, log).run()
     finally:
         restore_signal()
@@ -191,10 +197,17 @@ class _Restore:
             need_ts = self.source.get("timescaledb") is not None and not o.data_only
             if need_ts or self.source.get("timescaledb"):
                 self._ensure_timescaledb(leader)
+            if not o.resume:
+                restore_state.create(leader, self.identity)
             restoring = False
             try:
                 if self.ts_schema is not None:
-                    timescale.pre_restore(leader, self.ts_schema)
+                    try:
+                        timescale.pre_restore(leader, self.ts_schema)
+                    except MigrateError:
+                        if not o.resume:
+                            restore_state.drop(leader)  # nothing was restored
+                        raise
                     restoring = True
                     self.log("target is in TimescaleDB restoring mode")
                 self._restore_body(leader)
@@ -301,7 +314,6 @@ class _Restore:
                     hint="restore into an empty database, or pass --clean to drop the "
                     "archive's objects first",
                 )
-        restore_state.create(leader, self.identity)
 
     def _ensure_timescaledb(self, leader: psycopg.Connection) -> None:
         src_version = self.source.get("timescaledb")
