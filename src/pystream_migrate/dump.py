@@ -33,6 +33,12 @@ from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import Progress, make_progress
+from pystream_migrate.selection import (
+    Selection,
+    data_excluded,
+    select_entries,
+    selection_from_args,
+)
 from pystream_migrate.session import begin_snapshot, configure_reader
 from pystream_migrate.timescale import (
     TimescaleInfo,
@@ -55,6 +61,7 @@ class DumpOptions:
     copy_format: str = "text"
     verbose: int = 0
     progress: str = "none"
+    selection: Selection = field(default_factory=Selection)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DumpOptions:
@@ -69,6 +76,7 @@ class DumpOptions:
             copy_format=getattr(args, "copy_format", "text"),
             verbose=getattr(args, "verbose", 0),
             progress=getattr(args, "progress", "none"),
+            selection=selection_from_args(args),
         )
 
 
@@ -190,15 +198,6 @@ def _lock_and_copy(
     return _copy_entry(conn, entry, writer, progress, worker)
 
 
-def _exclude_data(entry: TocEntry, patterns: list[str]) -> bool:
-    if not patterns or entry.copy is None:
-        return False
-    from fnmatch import fnmatchcase
-
-    qual = f"{entry.copy.schema}.{entry.copy.table}"
-    return any(fnmatchcase(qual, p) or fnmatchcase(entry.copy.table, p) for p in patterns)
-
-
 class _Output:
     """The archive's destination: stdout, or FILE written as FILE.partial then renamed."""
 
@@ -298,7 +297,8 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
         entries = [e for e in entries if e.section is not Section.DATA]
     elif opts.data_only:
         entries = [e for e in entries if e.section is Section.DATA]
-    entries = [e for e in entries if not _exclude_data(e, opts.exclude_table_data)]
+    entries = select_entries(entries, opts.selection)
+    entries = [e for e in entries if not data_excluded(e, opts.exclude_table_data)]
     data = [e for e in entries if e.copy is not None]
     if opts.copy_format == "binary":
         fallback = _binary_fallbacks(leader, [int(e.info["relid"]) for e in data

@@ -116,6 +116,9 @@ class PlainProgress(Progress):
         eta = f", ETA {s['eta_seconds']:.0f}s" if s["eta_seconds"] is not None else ""
         total = f" of ~{_human(s['total_bytes'])}" if s["total_bytes"] else ""
         busy = "; ".join(s["workers"].values())
+        if not s["bytes"] and not s["total_bytes"]:  # DDL: entries are what counts
+            return (f"pystream-migrate: {s['phase']}: {s['entries_done']}/{s['total_entries']} "
+                    "entries" + (f" [{busy}]" if busy else ""))
         return (f"pystream-migrate: {s['phase']}: {pct}{_human(s['bytes'])}{total}, "
                 f"{s['rows']} rows, {s['entries_done']}/{s['total_entries']} entries, "
                 f"{_human(s['bytes_per_second'])}/s{eta}" + (f" [{busy}]" if busy else ""))

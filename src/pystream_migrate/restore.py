@@ -34,6 +34,7 @@ from pystream_migrate.connection import connect, describe_target, parse_dsn, wit
 from pystream_migrate.errors import ArchiveError, MigrateError, PreconditionFailed
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.restore_stream import StreamedEntry
+from pystream_migrate.selection import Selection, select_entries, selection_from_args
 from pystream_migrate.session import configure_writer
 from pystream_migrate.toc import Section, TocEntry
 
@@ -59,6 +60,7 @@ class RestoreOptions:
     analyze: bool = True
     use_list: str | None = None
     verify_archive: bool = True
+    selection: Selection = field(default_factory=Selection)
     verbose: int = 0
     progress: str = "none"
 
@@ -77,6 +79,7 @@ class RestoreOptions:
             resume=getattr(a, "resume", False), analyze=not getattr(a, "no_analyze", False),
             use_list=getattr(a, "use_list", None), verbose=getattr(a, "verbose", 0),
             verify_archive=not getattr(a, "skip_archive_check", False),
+            selection=selection_from_args(a),
             progress=getattr(a, "progress", "none"),
         )
 
@@ -170,7 +173,10 @@ class _Restore:
         if o.use_list:
             listed = _read_list_file(o.use_list)
         chosen = set()
+        allowed = {e.id for e in select_entries(self.entries, o.selection)}
         for e in self.entries:
+            if e.id not in allowed:
+                continue
             if sections and str(e.section) not in sections:
                 continue
             if listed is not None and e.id not in listed:
@@ -197,6 +203,10 @@ class _Restore:
             need_ts = self.source.get("timescaledb") is not None and not o.data_only
             if need_ts or self.source.get("timescaledb"):
                 self._ensure_timescaledb(leader)
+            if o.clean and not o.resume:
+                # Before restoring mode: dropping a hypertable then goes through
+                # TimescaleDB, which removes its chunks and catalog rows too.
+                self._clean(leader)
             if not o.resume:
                 restore_state.create(leader, self.identity)
             restoring = False
@@ -365,9 +375,6 @@ class _Restore:
 
     # ----------------------------------------------------------------- body
     def _restore_body(self, leader: psycopg.Connection) -> None:
-        o = self.opts
-        if o.clean and not o.resume:
-            self._clean(leader)
         pre = [e for e in self.entries if e.section is Section.PRE_DATA and self._todo(e)]
         self.progress.phase("schema", total_entries=len(pre))
         self._run_ddl_batches(leader, pre)
@@ -406,6 +413,10 @@ class _Restore:
         for e in reversed(self.entries):
             if e.id not in self.selected or not e.drop_sql:
                 continue
+            if e.kind == "EXTENSION" and e.name == "timescaledb":
+                continue  # restore manages it: created at the archive's version already
+            if e.info.get("chunk"):
+                continue  # dropped with their hypertable
             stmt = e.drop_sql
             if self.opts.if_exists:
                 stmt = _add_if_exists(stmt)

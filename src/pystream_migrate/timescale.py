@@ -53,15 +53,19 @@ def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[
     """
     kept: list[TocEntry] = []
     for e in entries:
-        relid = e.info.get("relid")
-        role = roles.get(int(relid)) if relid is not None and not e.info.get("extconfig") else None
-        if role is not None and e.copy is not None:
+        relid = e.info.get("relid") if e.copy is not None else e.info.get("oid")
+        role = None
+        if relid is not None and not e.info.get("extconfig") and e.kind in ("TABLE",
+                                                                            "TABLE DATA"):
+            role = roles.get(int(relid))
+        if role is not None:
             if role["role"] == "hypertable":
-                continue
-            e.info["chunk"] = True
-            e.info["hypertable_relid"] = role["hypertable_relid"]
-        if role is not None and e.kind in ("TABLE",) and role["role"] == "hypertable":
-            e.info["hypertable"] = True
+                if e.copy is not None:
+                    continue
+                e.info["hypertable"] = True
+            else:
+                e.info["chunk"] = True
+                e.info["hypertable_relid"] = role["hypertable_relid"]
         kept.append(e)
     return kept
 

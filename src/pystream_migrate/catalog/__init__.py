@@ -101,4 +101,9 @@ def read_catalog(conn: psycopg.Connection) -> Catalog:
         ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"]) for r in rows),
         aliases=ctx.extension_members,
     )
+    for e in entries:
+        # The oid of what the entry creates, kept in the archive: restore-time selection
+        # and the scheduler use it to tie indexes, constraints and data to their table.
+        if e.objects and "oid" not in e.info:
+            e.info["oid"] = e.objects[0][1]
     return Catalog(sort_entries(entries), ctx.unsupported, ctx.warnings)
