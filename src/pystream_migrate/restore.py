@@ -378,6 +378,7 @@ class _Restore:
         pre = [e for e in self.entries if e.section is Section.PRE_DATA and self._todo(e)]
         self.progress.phase("schema", total_entries=len(pre))
         self._run_ddl_batches(leader, pre)
+        self._extension_comments(leader, pre)
         self.log(f"pre-data: {len(pre)} entries")
         data = [e for e in self.entries if e.section is Section.DATA and self._todo(e)]
         post = [e for e in self.entries if e.section is Section.POST_DATA and self._todo(e)]
@@ -406,8 +407,34 @@ class _Restore:
             parts.append(e.owner_sql)
         if not o.no_privileges:
             parts.append(e.acl_sql)
-        parts.append(e.comment_sql)
+        if e.kind != "EXTENSION":  # see _extension_comments
+            parts.append(e.comment_sql)
         return "\n".join(p for p in parts if p and p.strip())
+
+    def _extension_comments(self, conn: psycopg.Connection, entries: list[TocEntry]) -> None:
+        """COMMENT ON EXTENSION only where it changes something, and never fatally.
+
+        The target usually has the extension with the very same comment already; only
+        the extension's owner may comment on it, which on a cloud service is not us.
+        """
+        for e in entries:
+            if e.kind != "EXTENSION" or not e.comment_sql.strip():
+                continue
+            with conn.transaction():
+                row = conn.execute(
+                    "SELECT pg_catalog.obj_description(oid, 'pg_extension') "
+                    "FROM pg_catalog.pg_extension WHERE extname = %s", (e.name,)
+                ).fetchone()
+            wanted = e.info.get("comment")
+            if row is not None and wanted is not None and row[0] == wanted:
+                continue
+            try:
+                with conn.transaction():
+                    conn.execute(e.comment_sql)  # type: ignore[arg-type]
+            except psycopg.errors.InsufficientPrivilege:
+                print(f"pystream-migrate: warning: the comment on extension {e.name} was "
+                      "not restored: only the extension's owner may set it",
+                      file=sys.stderr)
 
     def _clean(self, leader: psycopg.Connection) -> None:
         for e in reversed(self.entries):

@@ -68,7 +68,7 @@ def _extension_entry(r: dict[str, Any], member_acls: list[str]) -> TocEntry:
         comment_sql=comment_sql("EXTENSION", name, r["comment"]),
         objects=[("pg_extension", int(r["oid"]))],
         info={"version": r["version"], "schema": r["schema"],
-              "relocatable": r["relocatable"]},
+              "relocatable": r["relocatable"], "comment": r["comment"]},
     )
 
 
