@@ -1,0 +1,82 @@
+"""Catalog reader for indexes (post-data).
+
+* ``INDEX``: pg_get_indexdef (partial, expression, INCLUDE, unique, opclasses,
+  storage options; ``ON ONLY`` for a partitioned table's index), then per-column
+  statistics targets, CLUSTER ON and REPLICA IDENTITY USING INDEX. Indexes that back
+  a constraint are created by that constraint (see :mod:`constraints`). TimescaleDB
+  chunk indexes are ordinary indexes of their chunk tables.
+* ``INDEX ATTACH``: a partition's index attached to its partitioned parent's index
+  (constraint indexes included), as pg_dump does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pystream_migrate.catalog.names import ident
+from pystream_migrate.catalog.security import comment_sql
+from pystream_migrate.toc import Section, TocEntry
+
+if TYPE_CHECKING:
+    from pystream_migrate.catalog import CatalogContext
+
+Row = dict[str, Any]
+
+
+def collect(ctx: CatalogContext) -> list[TocEntry]:
+    rows = ctx.query("indexes")
+    known = {r["oid"] for r in rows}
+    entries: list[TocEntry] = []
+    for row in rows:
+        if row["constraint_oid"] is None:
+            if not row["valid"] and row["relkind"] != "I":
+                ctx.report_unsupported(
+                    "INDEX", row["schema"], row["name"],
+                    "the index is invalid (a failed CREATE INDEX CONCURRENTLY?): "
+                    "not carried, as pg_dump")
+                continue
+            entries.append(_index_entry(row))
+        if row["parent_index"] is not None and row["parent_index"] in known:
+            entries.append(_attach_entry(row))
+    return entries
+
+
+def _index_entry(row: Row) -> TocEntry:
+    qname = ident(row["schema"], row["name"])
+    table = ident(row["table_schema"], row["table_name"])
+    statements = [f"{row['definition']};"]
+    for attnum, target in zip(row["stat_columns"], row["stat_values"], strict=True):
+        statements.append(f"ALTER INDEX {qname} ALTER COLUMN {attnum} SET STATISTICS {target};")
+    if row["clustered"]:
+        statements.append(f"ALTER TABLE {table} CLUSTER ON {ident(row['name'])};")
+    if row["replica_identity"]:
+        statements.append(
+            f"ALTER TABLE ONLY {table} REPLICA IDENTITY USING INDEX {ident(row['name'])};")
+    return TocEntry(
+        kind="INDEX",
+        schema=row["schema"],
+        name=row["name"],
+        section=Section.POST_DATA,
+        create_sql="\n".join(statements),
+        drop_sql=f"DROP INDEX {qname};",
+        owner=row["owner"],
+        comment_sql=comment_sql("INDEX", qname, row["comment"]),
+        tablespace=row["tablespace"],
+        objects=[("pg_class", row["oid"])],
+        info={"table_oid": row["table_oid"], "relkind": row["relkind"]},
+    )
+
+
+def _attach_entry(row: Row) -> TocEntry:
+    parent = ident(row["parent_schema"], row["parent_name"])
+    child = ident(row["schema"], row["name"])
+    return TocEntry(
+        kind="INDEX ATTACH",
+        schema=row["schema"],
+        name=row["name"],
+        section=Section.POST_DATA,
+        create_sql=f"ALTER INDEX {parent} ATTACH PARTITION {child};",
+        owner=row["owner"],
+        extra_deps=[("pg_class", row["parent_index"]), ("pg_class", row["oid"])],
+        info={"table_oid": row["table_oid"], "parent_index": row["parent_index"]},
+    )

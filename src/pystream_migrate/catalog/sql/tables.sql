@@ -1,0 +1,64 @@
+-- Ordinary (r) and partitioned (p) tables outside the system schemas that no
+-- extension owns: TimescaleDB hypertable roots and their chunks are included.
+SELECT c.oid::bigint AS oid,
+       n.nspname AS schema,
+       c.relname AS name,
+       c.relkind::text AS relkind,
+       c.relpersistence::text AS persistence,
+       pg_catalog.pg_get_userbyid(c.relowner) AS owner,
+       c.relacl::text[] AS acl,
+       d.description AS comment,
+       ts.spcname AS tablespace,
+       c.reltype::bigint AS rowtype,
+       t.typarray::bigint AS rowtype_array,
+       CASE WHEN c.reloftype <> 0
+            THEN pg_catalog.format_type(c.reloftype, NULL) END AS of_type,
+       c.relispartition AS is_partition,
+       CASE WHEN c.relispartition
+            THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       CASE WHEN c.relkind = 'p'
+            THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
+       c.relreplident::text AS replica_identity,
+       am.amname AS access_method,
+       ARRAY(
+           SELECT o.prefix || pg_catalog.quote_ident(o.option_name) || '='
+                  || pg_catalog.quote_literal(o.option_value)
+           FROM (SELECT 0 AS k, '' AS prefix, x.*
+                 FROM pg_catalog.pg_options_to_table(c.reloptions) WITH ORDINALITY
+                      AS x(option_name, option_value, ord)
+                 UNION ALL
+                 SELECT 1, 'toast.', x.*
+                 FROM pg_catalog.pg_options_to_table(tc.reloptions) WITH ORDINALITY
+                      AS x(option_name, option_value, ord)) o
+           ORDER BY o.k, o.ord
+       ) AS options,
+       ARRAY(SELECT i.inhparent::bigint FROM pg_catalog.pg_inherits i
+             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents,
+       -- Size of the heap and its TOAST table now (relpages is only as recent as the
+       -- last VACUUM/ANALYZE). pg_relation_size releases its lock at once; a table
+       -- dropped meanwhile gives NULL.
+       CASE WHEN c.relkind = 'r' THEN
+           COALESCE(pg_catalog.pg_relation_size(c.oid), c.relpages::bigint * 8192, 0)
+           + CASE WHEN c.reltoastrelid <> 0
+                  THEN COALESCE(pg_catalog.pg_relation_size(c.reltoastrelid), 0)
+                  ELSE 0 END
+       ELSE 0 END AS est_bytes,
+       c.reltuples::float8 AS reltuples
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype
+LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace
+LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid
+LEFT JOIN pg_catalog.pg_description d
+       ON d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.objoid = c.oid AND d.objsubid = 0
+WHERE c.relkind IN ('r', 'p')
+  AND c.relpersistence <> 't'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_)'
+  AND NOT EXISTS (
+      SELECT FROM pg_catalog.pg_depend e
+      WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND e.objid = c.oid AND e.deptype = 'e')
+ORDER BY n.nspname, c.relname
