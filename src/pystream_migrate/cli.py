@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop at the first error (the default)")
     errs.add_argument("--continue-on-error", dest="continue_on_error", action="store_true",
                       help="go on after errors, report every one, and exit non-zero")
+    restore.set_defaults(continue_on_error=False)
     restore.add_argument("--resume", action="store_true",
                          help="finish an interrupted restore without redoing finished entries")
     restore.add_argument("--no-analyze", action="store_true",

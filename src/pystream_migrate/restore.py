@@ -437,14 +437,27 @@ class _Restore:
                       file=sys.stderr)
 
     def _clean(self, leader: psycopg.Connection) -> None:
+        """Drop the archive's objects from the target, dependents first.
+
+        Parts of a table (indexes, constraints other than foreign keys, triggers, ...)
+        go with their table. Foreign keys go first, since they tie tables together, and
+        so do column defaults, since a sequence they use would refuse to go. Chunks go
+        with their hypertable, through TimescaleDB.
+        """
+        hypertables = {int(e.info["oid"]) for e in self.entries
+                       if e.kind == "TABLE" and e.info.get("hypertable") and "oid" in e.info}
         for e in reversed(self.entries):
             if e.id not in self.selected or not e.drop_sql:
                 continue
             if e.kind == "EXTENSION" and e.name == "timescaledb":
                 continue  # restore manages it: created at the archive's version already
-            if e.info.get("chunk"):
-                continue  # dropped with their hypertable
+            if e.info.get("chunk") or e.kind in _DROPPED_WITH_TABLE:
+                continue
             stmt = e.drop_sql
+            table_oid = e.info.get("table_oid")
+            if table_oid is not None and int(table_oid) in hypertables:
+                # TimescaleDB refuses ONLY on hypertables; it propagates to the chunks.
+                stmt = stmt.replace("ALTER TABLE ONLY ", "ALTER TABLE ", 1)
             if self.opts.if_exists:
                 stmt = _add_if_exists(stmt)
             try:
@@ -673,6 +686,14 @@ def _copy_in(conn: psycopg.Connection, e: TocEntry, chunks: Iterator[bytes], *,
             for data in chunks:
                 copy.write(data)
         return cur.rowcount if cur.rowcount >= 0 else 0
+
+
+# Kinds that disappear with the table they belong to, so --clean need not drop them.
+_DROPPED_WITH_TABLE = frozenset({
+    "INDEX", "INDEX ATTACH", "CONSTRAINT", "CHECK CONSTRAINT", "TRIGGER", "RULE", "POLICY",
+    "ROW SECURITY", "TABLE ATTACH", "SEQUENCE OWNED BY", "MATERIALIZED VIEW DATA",
+    "TABLE DATA", "SEQUENCE SET",
+})
 
 
 def _add_if_exists(stmt: str) -> str:

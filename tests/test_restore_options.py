@@ -1,0 +1,101 @@
+"""Restore options a user reaches for: --create, --clean, -L, --section, --no-owner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pystream_migrate.connection import with_dbname
+from pystream_migrate.sample import load_sample
+from tests.migrate_support import assert_same_data, cli, dump, restore, scalar
+
+
+@pytest.fixture
+def archive(make_db, tmp_path: Path) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+    source = make_db("src")
+    load_sample(source, days=2, devices=3)
+    path = tmp_path / "db.psm"
+    dump(source, path)
+    return source, path
+
+
+def test_create_makes_the_database(archive: tuple[str, Path], pg_server) -> None:  # type: ignore[no-untyped-def]
+    source, path = archive
+    name = "psm_created_" + path.parent.name[-8:].replace("-", "_")
+    target = with_dbname(pg_server.dsn, name)
+    try:
+        restore(target, path, "--create")
+        assert_same_data(source, target)
+        again = restore(target, path, "--create", check=False)
+        assert again.returncode == 5 and "already exists" in again.stderr
+    finally:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+def test_clean_restores_over_a_previous_restore(archive: tuple[str, Path],
+                                                target_db: str) -> None:
+    source, path = archive
+    restore(target_db, path)
+    with psycopg.connect(target_db, autocommit=True) as conn:
+        conn.execute("DELETE FROM public.metrics WHERE device_id = 1")
+        conn.execute("INSERT INTO public.metrics (ts, device_id) VALUES ('2031-01-01', 2)")
+    restore(target_db, path, "--clean", "--if-exists")
+    assert_same_data(source, target_db)
+
+
+def test_use_list_restores_only_listed_entries(archive: tuple[str, Path], target_db: str,
+                                               tmp_path: Path) -> None:
+    _source, path = archive
+    listing = cli("list", str(path)).stdout
+    # Comment out the view, as a user editing the list would.
+    edited = "\n".join(";" + ln if "; VIEW; public; daily_avg;" in ln else ln
+                       for ln in listing.splitlines())
+    list_file = tmp_path / "list.txt"
+    list_file.write_text(edited)
+    restore(target_db, path, "-L", str(list_file))
+    assert scalar(target_db, "SELECT count(*) FROM pg_views WHERE viewname = 'daily_avg'") == 0
+    assert scalar(target_db, "SELECT count(*) FROM public.metrics") > 0
+
+
+def test_sections_one_after_another(archive: tuple[str, Path], target_db: str) -> None:
+    source, path = archive
+    restore(target_db, path, "--section", "pre-data")
+    assert scalar(target_db, "SELECT count(*) FROM public.devices") == 0
+    restore(target_db, path, "--section", "data", "--section", "post-data", "--clean",
+            "--if-exists")
+    assert_same_data(source, target_db)
+
+
+def test_no_owner_leaves_ownership_to_the_restoring_role(
+    archive: tuple[str, Path], target_db: str
+) -> None:
+    _source, path = archive
+    restore(target_db, path, "--no-owner", "--no-privileges", "--no-tablespaces")
+    assert scalar(target_db, "SELECT tableowner FROM pg_tables WHERE tablename = 'devices'") \
+        == scalar(target_db, "SELECT current_user")
+
+
+def test_first_error_stops_the_restore(archive: tuple[str, Path], target_db: str) -> None:
+    _source, path = archive
+    # Data without its tables: every load fails.
+    res = restore(target_db, path, "--data-only", check=False)
+    assert res.returncode == 1
+    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    assert len(errors) == 1, res.stderr
+    assert "does not exist" in errors[0] and "entry" in errors[0]
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+
+
+def test_continue_on_error_lists_every_failure(archive: tuple[str, Path],
+                                               target_db: str) -> None:
+    _source, path = archive
+    res = restore(target_db, path, "--data-only", "--continue-on-error", check=False)
+    assert res.returncode == 1
+    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    assert len(errors) > 3
+    assert "restore finished with" in errors[-1]
