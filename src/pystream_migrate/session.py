@@ -23,15 +23,7 @@ READ_SETTINGS = {
 }
 
 WRITE_SETTINGS = {
-    "search_path": "",
-    "DateStyle": "ISO",
-    "IntervalStyle": "postgres",
-    "extra_float_digits": "3",
-    "row_security": "off",
-    "statement_timeout": "0",
-    "lock_timeout": "0",
-    "idle_in_transaction_session_timeout": "0",
-    "client_encoding": "UTF8",
+    **READ_SETTINGS,
     "check_function_bodies": "false",
     "client_min_messages": "warning",
     "standard_conforming_strings": "on",

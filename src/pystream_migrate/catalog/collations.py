@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.entries import object_entry
 from pystream_migrate.catalog.names import ident, literal
-from pystream_migrate.catalog.security import comment_sql, owner_sql
-from pystream_migrate.toc import Section, TocEntry
+from pystream_migrate.toc import TocEntry
 
 if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
@@ -23,16 +23,10 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
                                    f"unknown collation provider {r['provider']!r}")
             continue
         name = ident(r["schema"], r["name"])
-        entries.append(TocEntry(
-            kind="COLLATION",
-            schema=r["schema"],
-            name=r["name"],
-            section=Section.PRE_DATA,
-            create_sql=f"CREATE COLLATION {name} ({', '.join(options)});",
-            drop_sql=f"DROP COLLATION {name};",
-            owner=r["owner"],
-            owner_sql=owner_sql("COLLATION", name, r["owner"]),
-            comment_sql=comment_sql("COLLATION", name, r["comment"]),
+        entries.append(object_entry(
+            "COLLATION", r["schema"], r["name"], name,
+            f"CREATE COLLATION {name} ({', '.join(options)});",
+            owner=r["owner"], comment=r["comment"],
             objects=[("pg_collation", int(r["oid"]))],
         ))
     return entries

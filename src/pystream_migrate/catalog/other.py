@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.entries import object_entry
 from pystream_migrate.catalog.names import ident, literal
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.toc import Section, TocEntry
@@ -144,16 +145,11 @@ def _operators(ctx: CatalogContext) -> list[TocEntry]:
             parts.append("HASHES")
         if r["merges"]:
             parts.append("MERGES")
-        entries.append(TocEntry(
-            kind="OPERATOR",
-            schema=r["schema"],
-            name=f"{r['name']} ({r['leftarg'] or 'NONE'}, {r['rightarg'] or 'NONE'})",
-            section=Section.PRE_DATA,
-            create_sql=f"CREATE OPERATOR {qualified} ({', '.join(parts)});",
-            drop_sql=f"DROP OPERATOR {signature};",
-            owner=r["owner"],
-            owner_sql=owner_sql("OPERATOR", signature, r["owner"]),
-            comment_sql=comment_sql("OPERATOR", signature, r["comment"]),
+        entries.append(object_entry(
+            "OPERATOR", r["schema"],
+            f"{r['name']} ({r['leftarg'] or 'NONE'}, {r['rightarg'] or 'NONE'})", signature,
+            f"CREATE OPERATOR {qualified} ({', '.join(parts)});",
+            owner=r["owner"], comment=r["comment"],
             objects=[("pg_operator", int(r["oid"]))],
         ))
     return entries

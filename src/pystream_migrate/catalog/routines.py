@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.entries import object_entry
 from pystream_migrate.catalog.names import ident, literal
-from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.catalog.types import SHELL_IO_FUNCTION, SHELL_TYPE
-from pystream_migrate.toc import Section, TocEntry
+from pystream_migrate.toc import TocEntry
 
 if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
@@ -54,17 +54,9 @@ def signature(row: dict[str, Any], *, aggregate: bool = False) -> str:
 
 
 def _common(row: dict[str, Any], kind: str, create_sql: str, sig: str) -> TocEntry:
-    return TocEntry(
-        kind=kind,
-        schema=row["schema"],
-        name=row["name"],
-        section=Section.PRE_DATA,
-        create_sql=create_sql,
-        drop_sql=f"DROP {kind} {sig};",
-        owner=row["owner"],
-        owner_sql=owner_sql(kind, sig, row["owner"]),
-        acl_sql=acl_sql(kind, sig, row["owner"], row["acl"]),
-        comment_sql=comment_sql(kind, sig, row["comment"]),
+    return object_entry(
+        kind, row["schema"], row["name"], sig, create_sql,
+        owner=row["owner"], acl=row["acl"], comment=row["comment"],
         objects=[("pg_proc", row["oid"])],
         info={"oid": row["oid"], "signature": sig},
     )

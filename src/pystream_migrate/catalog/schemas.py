@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.entries import object_entry
 from pystream_migrate.catalog.names import ident
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.toc import Section, TocEntry
@@ -28,17 +29,9 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
 
 def _schema_entry(r: dict[str, Any]) -> TocEntry:
     name = ident(r["name"])
-    return TocEntry(
-        kind="SCHEMA",
-        schema=None,
-        name=r["name"],
-        section=Section.PRE_DATA,
-        create_sql=f"CREATE SCHEMA {name};",
-        drop_sql=f"DROP SCHEMA {name};",
-        owner=r["owner"],
-        owner_sql=owner_sql("SCHEMA", name, r["owner"]),
-        acl_sql=acl_sql("SCHEMA", name, r["owner"], r["acl"]),
-        comment_sql=comment_sql("SCHEMA", name, r["comment"]),
+    return object_entry(
+        "SCHEMA", None, r["name"], name, f"CREATE SCHEMA {name};",
+        owner=r["owner"], acl=r["acl"], comment=r["comment"],
         objects=[("pg_namespace", int(r["oid"]))],
     )
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.entries import object_entry
 from pystream_migrate.catalog.names import ident, literal
-from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
+from pystream_migrate.catalog.security import comment_sql, owner_sql
 from pystream_migrate.toc import Section, TocEntry
 
 if TYPE_CHECKING:
@@ -72,20 +73,12 @@ def _entry(row: dict[str, Any], kind: str, create_sql: str, *,
         objects.append(("pg_type", row["array_oid"]))
     if row["relid"]:
         objects.append(("pg_class", row["relid"]))
-    return TocEntry(
-        kind=kind,
-        schema=row["schema"],
-        name=row["name"],
-        section=Section.PRE_DATA,
-        create_sql=create_sql,
-        drop_sql=f"DROP {kind} {qual};",
-        owner=row["owner"],
-        owner_sql=owner_sql(kind, qual, row["owner"]),
-        acl_sql=acl_sql(kind, qual, row["owner"], row["acl"]),
-        comment_sql="\n".join(c for c in comments if c),
-        objects=objects,
-        info={"oid": row["oid"]},
+    entry = object_entry(
+        kind, row["schema"], row["name"], qual, create_sql,
+        owner=row["owner"], acl=row["acl"], objects=objects, info={"oid": row["oid"]},
     )
+    entry.comment_sql = "\n".join(c for c in comments if c)
+    return entry
 
 
 def _enum(row: dict[str, Any]) -> TocEntry:

@@ -15,4 +15,5 @@ SELECT format('%%I.%%I', c.schema_name, c.table_name)::regclass::oid::bigint,
        h.compression_state
 FROM _timescaledb_catalog.chunk c
 JOIN _timescaledb_catalog.hypertable h ON h.id = c.hypertable_id
-WHERE NOT c.dropped
+-- chunk.dropped is gone in TimescaleDB 2.28 (dropped chunks keep no catalog row).
+WHERE NOT coalesce((pg_catalog.to_jsonb(c) ->> 'dropped')::boolean, false)
