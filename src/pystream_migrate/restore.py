@@ -753,7 +753,6 @@ class _Scheduler:
         self._plan()
 
     def _plan(self) -> None:
-        r = self.r
         data_of_table: dict[int, int] = {}
         for e in self.data:
             relid = e.info.get("relid")
@@ -783,7 +782,6 @@ class _Scheduler:
             for d in deps:
                 self.dependents.setdefault(d, []).append(item)
         self.outstanding = len(self.items)
-        del r
 
     def _locks(self, e: TocEntry) -> set[int]:
         if e.section is Section.DATA:
