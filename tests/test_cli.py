@@ -76,3 +76,15 @@ def test_unknown_role_is_one_line(pg_server) -> None:  # type: ignore[no-untyped
     assert len(res.stderr.strip().splitlines()) == 1
     assert "no_such_role" in res.stderr
     assert "topsecret" not in res.stderr
+
+
+def test_demo_runs_and_cleans_up(pg_server) -> None:  # type: ignore[no-untyped-def]
+    import glob
+    import tempfile
+
+    before = set(glob.glob(f"{tempfile.gettempdir()}/pystream-pg-*"))
+    res = run_cli("demo")
+    assert res.returncode == 0, res.stderr
+    assert "verify: source and target match" in res.stderr
+    assert "the server and its data are removed" in res.stderr
+    assert set(glob.glob(f"{tempfile.gettempdir()}/pystream-pg-*")) <= before
