@@ -79,12 +79,13 @@ def test_unknown_role_is_one_line(pg_server) -> None:  # type: ignore[no-untyped
 
 
 def test_demo_runs_and_cleans_up(pg_server) -> None:  # type: ignore[no-untyped-def]
-    import glob
-    import tempfile
+    import re
+    import socket
 
-    before = set(glob.glob(f"{tempfile.gettempdir()}/pystream-pg-*"))
     res = run_cli("demo")
     assert res.returncode == 0, res.stderr
     assert "verify: source and target match" in res.stderr
     assert "the server and its data are removed" in res.stderr
-    assert set(glob.glob(f"{tempfile.gettempdir()}/pystream-pg-*")) <= before
+    port = int(re.search(r"server on 127\.0\.0\.1:(\d+)", res.stderr).group(1))  # type: ignore[union-attr]
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", port))  # the demo's server is gone
