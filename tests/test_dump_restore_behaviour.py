@@ -203,3 +203,29 @@ def test_chunks_dropped_while_data_is_copied_are_left_out_consistently(
     assert res.stderr.count("left out here too") == 2
     assert_same_data(source_db, target_db)
     assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.m')") == 4
+
+
+def test_a_dropped_worker_connection_fails_clearly(source_db: str, target_db: str,
+                                                   tmp_path: Path) -> None:
+    _slow_source(source_db)
+    archive = tmp_path / "db.psm"
+    dump(source_db, archive)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
+         str(archive), "-j", "2"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    killed = 0
+    while not killed and time.monotonic() < deadline and proc.poll() is None:
+        killed = int(scalar(target_db, (  # type: ignore[arg-type]
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'pystream-migrate' AND query LIKE 'COPY %FROM STDIN%' "
+            "AND state = 'active'")) or 0)
+        time.sleep(0.02)
+    assert killed, "no COPY was seen to interrupt"
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    errors = [ln for ln in err.splitlines() if ": error: " in ln]
+    assert len(errors) == 1, err
+    assert "TABLE DATA" in errors[0] and "entry" in errors[0]
+    assert "terminat" in errors[0]
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
