@@ -108,3 +108,22 @@ def test_list_shows_entries_with_rows(populated_source: str, tmp_path: Path) -> 
     assert line.split("; ")[6] == "5"
     assert "EXTENSION; -; timescaledb" in out or "EXTENSION; public; timescaledb" in out
     assert cli("verify", str(archive)).returncode == 0
+
+
+def test_schema_only_dump(populated_source: str, target_db: str, tmp_path: Path) -> None:
+    archive = tmp_path / "schema.psm"
+    dump(populated_source, archive, "--schema-only")
+    listing = cli("list", str(archive)).stdout
+    kinds = [ln.split("; ")[1] for ln in listing.splitlines() if not ln.startswith(";")]
+    assert "TABLE" in kinds and "INDEX" in kinds
+    data = [ln for ln in listing.splitlines() if "; data; " in ln]
+    # Only TimescaleDB's catalog, which makes hypertables hypertables, comes as data.
+    assert data and all("; _timescaledb_" in ln for ln in data)
+    sections = [ln.split("; ")[4] for ln in listing.splitlines() if not ln.startswith(";")]
+    assert sections == sorted(sections, key=["pre-data", "data", "post-data"].index)
+    restore(target_db, archive)
+    assert_same_schema(populated_source, target_db)
+    assert scalar(target_db, "SELECT count(*) FROM public.devices") == 0
+    assert scalar(target_db, "SELECT count(*) FROM public.metrics") == 0
+    q = "SELECT count(*) FROM show_chunks('public.metrics')"
+    assert scalar(target_db, q) == scalar(populated_source, q)

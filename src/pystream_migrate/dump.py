@@ -294,7 +294,9 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, opts, log)
     entries = annotate(catalog.entries, roles)
     if opts.schema_only:
-        entries = [e for e in entries if e.section is not Section.DATA]
+        # TimescaleDB's catalog is part of the schema: without it a hypertable would
+        # come back as a plain table with orphaned chunks.
+        entries = [e for e in entries if e.section is not Section.DATA or e.info.get("extconfig")]
     elif opts.data_only:
         entries = [e for e in entries if e.section is Section.DATA]
     entries = select_entries(entries, opts.selection)

@@ -177,7 +177,9 @@ class _Restore:
         for e in self.entries:
             if e.id not in allowed:
                 continue
-            if sections and str(e.section) not in sections:
+            if o.schema_only and e.info.get("extconfig"):
+                pass  # TimescaleDB's catalog belongs to the schema (see dump --schema-only)
+            elif sections and str(e.section) not in sections:
                 continue
             if listed is not None and e.id not in listed:
                 continue
