@@ -63,7 +63,8 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", "--exclude-table", action="append", default=[], metavar="PATTERN",
                    help="leave out tables matching PATTERN (repeatable)")
     only = p.add_mutually_exclusive_group()
-    only.add_argument("-s", "--schema-only", action="store_true", help="only the schema, no data")
+    only.add_argument("-s", "--schema-only", action="store_true",
+                      help="only the schema (with TimescaleDB's catalog), no table rows")
     only.add_argument("-a", "--data-only", action="store_true", help="only the data")
 
 
