@@ -31,6 +31,7 @@ from pystream_migrate.archive import ArchiveWriter, EntryStats
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
+from pystream_migrate.copyio import copy_out
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.selection import (
@@ -44,6 +45,7 @@ from pystream_migrate.timescale import (
     TimescaleInfo,
     annotate,
     extension_info,
+    inspect_source,
     relation_roles,
 )
 from pystream_migrate.toc import Section, TocEntry
@@ -172,12 +174,12 @@ def _copy_entry(
     fmt = entry.info.get("copy_format", "text")
     ew = writer.open_entry(entry.id)
     progress.start_entry(worker, entry.label)
-    with conn.cursor() as cur:
-        with cur.copy(_copy_statement(entry, fmt)) as copy:
-            for data in copy:
-                ew.write(data)
-                progress.advance(len(data))
-        rows = cur.rowcount if cur.rowcount >= 0 else 0  # gone once the cursor closes
+
+    def sink(data: bytes) -> None:
+        ew.write(data)
+        progress.advance(len(data))
+
+    rows = copy_out(conn, _copy_statement(entry, fmt), sink)
     stats = ew.close(rows)
     progress.finish_entry(worker, rows)
     return stats
@@ -276,6 +278,7 @@ def _snapshot_and_catalog(
             locked = _lock_tables(leader, chunk_relids)
             log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
             catalog = read_catalog(leader)
+            inspect_source(leader, tsinfo, catalog)
             return snapshot, facts, tsinfo, roles, catalog
         except (psycopg.errors.InternalError_, psycopg.errors.UndefinedTable) as exc:
             leader.rollback()
@@ -396,6 +399,21 @@ def _copy_all(
     lock = threading.Lock()
     done = [0]
 
+    def copy_one(conn: psycopg.Connection, name: str, entry: TocEntry,
+                 action: Callable[[TocEntry], EntryStats]) -> None:
+        try:
+            st = _guarded(entry, lambda: action(entry))
+        except _ChunkDropped:
+            progress.finish_entry(name, 0)
+            with lock:
+                dropped.append(entry)
+            return
+        with lock:
+            stats.append(st)
+            done[0] += 1
+            if opts.verbose > 1:
+                log(f"[{done[0]}/{len(rest)}] {entry.label}: {st.rows} rows")
+
     def worker(name: str) -> None:
         try:
             conn = connect(opts.dsn)
@@ -405,26 +423,21 @@ def _copy_all(
         try:
             configure_reader(conn)
             while not failure:
-                try:
-                    entry = work.get_nowait()
-                except queue.Empty:
+                batch = _take_batch(work)
+                if not batch:
                     return
-                begin_snapshot(conn, snapshot)
-                try:
-                    st = _guarded(entry, lambda entry=entry: _lock_and_copy(
-                        conn, entry, writer, progress, name))
-                except _ChunkDropped:
-                    conn.rollback()
-                    progress.finish_entry(name, 0)
-                    with lock:
-                        dropped.append(entry)
+                if len(batch) > 1 and _lock_batch(conn, snapshot, batch):
+                    for entry in batch:
+                        copy_one(conn, name, entry, lambda e: _copy_entry(
+                            conn, e, writer, progress, name))
+                    conn.rollback()  # read-only: ends the transaction, releases the locks
                     continue
-                conn.commit()
-                with lock:
-                    stats.append(st)
-                    done[0] += 1
-                    if opts.verbose > 1:
-                        log(f"[{done[0]}/{len(rest)}] {entry.label}: {st.rows} rows")
+                # A large table, or a batch one of whose tables is gone: one at a time.
+                for entry in batch:
+                    begin_snapshot(conn, snapshot)
+                    copy_one(conn, name, entry, lambda e: _lock_and_copy(
+                        conn, e, writer, progress, name))
+                    conn.rollback()
         except BaseException as exc:
             failure.append(exc)
         finally:
@@ -439,6 +452,45 @@ def _copy_all(
     if failure:
         raise failure[0]
     return stats
+
+
+# Small tables and chunks are copied several to a transaction: one snapshot import and
+# one LOCK for the lot. The limits keep the locks a worker holds at once few.
+SMALL_ENTRY = 4 * 1024 * 1024
+BATCH_ENTRIES = 32
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+def _take_batch(work: queue.Queue[TocEntry]) -> list[TocEntry]:
+    try:
+        first = work.get_nowait()
+    except queue.Empty:
+        return []
+    batch, size = [first], int(first.info.get("est_bytes") or 0)
+    if size >= SMALL_ENTRY:
+        return batch
+    while len(batch) < BATCH_ENTRIES and size < BATCH_BYTES:
+        try:
+            nxt = work.get_nowait()
+        except queue.Empty:
+            break
+        batch.append(nxt)
+        size += int(nxt.info.get("est_bytes") or 0)
+    return batch
+
+
+def _lock_batch(conn: psycopg.Connection, snapshot: str, batch: list[TocEntry]) -> bool:
+    """Start a snapshot transaction and lock every table of the batch; False if one is gone."""
+    begin_snapshot(conn, snapshot)
+    names = [sql.SQL("ONLY {}").format(sql.Identifier(e.copy.schema, e.copy.table))
+             for e in batch if e.copy is not None]
+    try:
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+            sql.SQL(", ").join(names)))
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return False
+    return True
 
 
 class _ChunkDropped(Exception):

@@ -39,6 +39,11 @@ from pystream_migrate.session import configure_writer
 from pystream_migrate.toc import Section, TocEntry
 
 DDL_BATCH = 200  # pre-data entries per transaction
+# Small data entries and post-data items share a transaction, a few at a time: fewer
+# commits (each a WAL flush on a real server) and round trips for many small chunks.
+SMALL_ENTRY = 4 * 1024 * 1024
+BATCH_ENTRIES = 16
+BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -333,6 +338,7 @@ class _Restore:
             return
         where = describe_target(self.opts.dsn)
         info = timescale.extension_info(leader)
+        created = info.version is None
         if info.version is None:
             available = timescale.available_versions(leader)
             if not available:
@@ -342,12 +348,7 @@ class _Restore:
                     hint=f"install TimescaleDB {src_version} on the target server",
                 )
             if src_version not in available:
-                raise PreconditionFailed(
-                    f"TimescaleDB version mismatch: the archive needs {src_version}, the "
-                    f"target server offers {', '.join(available)}",
-                    hint=f"install TimescaleDB {src_version} on the target, or run "
-                    "'ALTER EXTENSION timescaledb UPDATE' on the source and dump again",
-                )
+                raise timescale.missing_version(src_version, available, where)
             preload = leader.execute("SHOW shared_preload_libraries").fetchone()
             if not preload or "timescaledb" not in str(preload[0]):
                 raise PreconditionFailed(
@@ -367,6 +368,7 @@ class _Restore:
             info = timescale.extension_info(leader)
             self.log(f"created extension timescaledb {info.version}")
         timescale.check_versions(src_version, info)
+        timescale.check_license(leader, self.entries, info, created=created)
         self.ts_schema = info.schema
 
     def _extension_schema(self) -> str:
@@ -446,6 +448,7 @@ class _Restore:
         so do column defaults, since a sequence they use would refuse to go. Chunks go
         with their hypertable, through TimescaleDB.
         """
+        timescale.delete_archive_jobs(leader, [e for e in self.entries if e.id in self.selected])
         hypertables = {int(e.info["oid"]) for e in self.entries
                        if e.kind == "TABLE" and e.info.get("hypertable") and "oid" in e.info}
         for e in reversed(self.entries):
@@ -606,6 +609,71 @@ class _Restore:
             self.result.entries += 1
         return rows
 
+    def _load_entries(self, conn: psycopg.Connection,
+                      batch: list[tuple[TocEntry, Callable[[], Iterator[bytes]]]],
+                      worker: str) -> None:
+        """Load several small data entries in one transaction (redo them one by one if
+        it fails, to name the entry at fault)."""
+        if len(batch) == 1:
+            e, source = batch[0]
+            self._load_entry(conn, e, source(), worker)
+            return
+        loaded: list[tuple[TocEntry, int]] = []
+        current = batch[0][0]
+        try:
+            with conn.transaction():
+                for e, source in batch:
+                    current = e
+                    self.progress.start_entry(worker, e.label)
+                    rows = 0
+                    if e.copy is not None:
+                        rows = _copy_in(conn, e, self._counted(source()),
+                                        freeze=not e.info.get("extconfig"))
+                    elif e.create_sql.strip():
+                        conn.execute(e.create_sql)  # type: ignore[arg-type]
+                    loaded.append((e, rows))
+                conn.execute(restore_state.mark_sql([e.id for e, _ in batch]))
+        except (psycopg.Error, ArchiveError) as exc:
+            if conn.broken or conn.closed:  # nothing to redo on a lost connection
+                self._fail(current, exc, "load")
+                return
+            for e, source in batch:
+                self._load_entry(conn, e, source(), worker)
+            return
+        for _entry, rows in loaded:
+            self.progress.finish_entry(worker, rows)
+        with self.count_lock:
+            self.result.rows += sum(rows for _, rows in loaded)
+            self.result.entries += len(loaded)
+
+    def _run_post_items(self, conn: psycopg.Connection, batch: list[TocEntry],
+                        worker: str) -> None:
+        """Several post-data items in one transaction, or one by one if that fails."""
+        if len(batch) > 1:
+            current = batch[0]
+            try:
+                with conn.transaction():
+                    for e in batch:
+                        current = e
+                        self.progress.start_entry(worker, e.label)
+                        stmt = self._entry_sql(e)
+                        if stmt.strip():
+                            conn.execute(stmt)  # type: ignore[arg-type]
+                    conn.execute(restore_state.mark_sql([e.id for e in batch]))
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed:  # nothing to redo on a lost connection
+                    self._fail(current, exc, "creation")
+                    return
+                # Otherwise redone one by one below, to name the item at fault.
+            else:
+                for _entry in batch:
+                    self.progress.finish_entry(worker, 0)
+                with self.count_lock:
+                    self.result.entries += len(batch)
+                return
+        for e in batch:
+            self._run_post_item(conn, e, worker)
+
     def _counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         for data in chunks:
             self.progress.advance(len(data))
@@ -752,6 +820,7 @@ class _Scheduler:
         self.error: BaseException | None = None
         self.outstanding = 0
         self.items: dict[int, TocEntry] = {}
+        self.sizes: dict[int, Any] = restore.reader.index() if restore.reader.seekable else {}
         self._plan()
 
     def _plan(self) -> None:
@@ -831,28 +900,53 @@ class _Scheduler:
                 self.error = exc
             self.cv.notify_all()
 
-    def _take(self) -> TocEntry | None:
+    def _size(self, e: TocEntry) -> int:
+        st = self.sizes.get(e.id)
+        return st.raw_bytes if st is not None else int(e.info.get("est_bytes") or 0)
+
+    def _batchable(self, e: TocEntry) -> bool:
+        """Small items share a transaction: a data entry of a file archive (it can be read
+        again if the batch has to be redone entry by entry), or a post-data item."""
+        if e.section is Section.DATA:
+            return not self.stream_mode and self._size(e) < SMALL_ENTRY
+        return e.kind != "EVENT TRIGGER"
+
+    def _take(self) -> list[TocEntry]:
+        """The next items to run in one transaction: one, or several small ones."""
         with self.cv:
             while True:
                 if self.error is not None or self.outstanding == 0:
-                    return None
+                    return []
                 skipped: list[tuple[int, int, int]] = []
-                chosen = None
+                batch: list[TocEntry] = []
+                taken: set[int] = set()
+                size = 0
                 while self.ready:
                     cand = heapq.heappop(self.ready)
-                    locks = self._locks(self.items[cand[2]])
-                    if any(lk in self.running_locks for lk in locks):
+                    e = self.items[cand[2]]
+                    locks = self._locks(e)
+                    fits = not batch or (
+                        self._batchable(batch[0]) and self._batchable(e)
+                        and e.section is batch[0].section
+                        and len(batch) < BATCH_ENTRIES and size < BATCH_BYTES)
+                    if not fits or any(lk in self.running_locks for lk in locks) or (
+                            batch and e.section is Section.DATA and locks & taken):
                         skipped.append(cand)
+                        if batch and not fits:
+                            break
                         continue
-                    chosen = cand
-                    break
-                for s in skipped:
-                    heapq.heappush(self.ready, s)
-                if chosen is not None:
-                    e = self.items[chosen[2]]
-                    for lk in self._locks(e):
-                        self.running_locks[lk] = self.running_locks.get(lk, 0) + 1
-                    return e
+                    batch.append(e)
+                    taken |= locks
+                    size += self._size(e)
+                    if not self._batchable(e):
+                        break
+                for item in skipped:
+                    heapq.heappush(self.ready, item)
+                if batch:
+                    for e in batch:
+                        for lk in self._locks(e):
+                            self.running_locks[lk] = self.running_locks.get(lk, 0) + 1
+                    return batch
                 self.cv.wait(timeout=1.0)
 
     def _finish(self, e: TocEntry) -> None:
@@ -905,6 +999,15 @@ class _Scheduler:
         if self.error is not None:
             raise self.error
 
+    def _source(self, e: TocEntry) -> Callable[[], Iterator[bytes]]:
+        """How to get an entry's bytes (again, for a file archive)."""
+        if e.copy is None:
+            return lambda: iter(())
+        if self.stream_mode:
+            st = self.streams[e.id]
+            return st.chunks
+        return lambda: self.r.reader.read_entry(e.id)
+
     def _worker(self, name: str) -> None:
         try:
             conn = connect(self.r.opts.dsn, autocommit=True)
@@ -915,21 +1018,15 @@ class _Scheduler:
         try:
             configure_writer(conn)
             while True:
-                e = self._take()
-                if e is None:
+                batch = self._take()
+                if not batch:
                     return
-                if e.section is Section.DATA:
-                    chunks: Iterator[bytes]
-                    if e.copy is None:
-                        chunks = iter(())
-                    elif self.stream_mode:
-                        chunks = self.streams[e.id].chunks()
-                    else:
-                        chunks = self.r.reader.read_entry(e.id)
-                    self.r._load_entry(conn, e, chunks, name)
+                if batch[0].section is Section.DATA:
+                    self.r._load_entries(conn, [(e, self._source(e)) for e in batch], name)
                 else:
-                    self.r._run_post_item(conn, e, name)
-                self._finish(e)
+                    self.r._run_post_items(conn, batch, name)
+                for e in batch:
+                    self._finish(e)
         except BaseException as exc:
             self.abort(exc)
         finally:
