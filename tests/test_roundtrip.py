@@ -48,6 +48,11 @@ def _check_target_works(target: str) -> None:
         conn.execute("INSERT INTO public.alerts (device_id, level) VALUES (1, 1)")
         restoring = conn.execute("SHOW timescaledb.restoring").fetchone()[0]
         assert restoring == "off"
+        # The foreign key to a hypertable is enforced, for old chunks and new ones.
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("INSERT INTO public.reading_notes VALUES (100, 1, '2024-01-01 01:00+00')")
+        conn.execute("INSERT INTO public.readings VALUES ('2030-01-01', 1, 1)")
+        conn.execute("INSERT INTO public.reading_notes VALUES (101, 1, '2030-01-01')")
 
 
 def test_file_round_trip_j4(populated_source: str, target_db: str, tmp_path: Path) -> None:

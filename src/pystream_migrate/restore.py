@@ -166,6 +166,10 @@ class _Restore:
         self.progress: Progress = make_progress("none")
         # Chunks dropped on the source while the dump ran (from the archive's footer).
         self.dropped_chunks: list[dict[str, Any]] = []
+        self.hypertable_oids = {int(e.info["oid"]) for e in self.entries
+                                if e.kind == "TABLE" and e.info.get("hypertable")
+                                and e.info.get("oid") is not None}
+        self.after_restoring_mode: list[TocEntry] = []
 
     # ----------------------------------------------------------------- selection
     def _select(self) -> set[int]:
@@ -233,6 +237,7 @@ class _Restore:
                 if restoring:
                     self._leave_restoring_mode(leader)
             self._drop_vanished_chunks()
+            self._run_after_restoring_mode(leader)
             if o.analyze and not self.result.errors:
                 self._analyze()
             if not self.result.errors:
@@ -387,7 +392,28 @@ class _Restore:
         self.log(f"pre-data: {len(pre)} entries")
         data = [e for e in self.entries if e.section is Section.DATA and self._todo(e)]
         post = [e for e in self.entries if e.section is Section.POST_DATA and self._todo(e)]
+        self.after_restoring_mode = [e for e in post if self._references_hypertable(e)]
+        post = [e for e in post if not self._references_hypertable(e)]
         self._run_data_and_post(leader, data, post)
+
+    def _references_hypertable(self, e: TocEntry) -> bool:
+        """A foreign key that references a hypertable.
+
+        TimescaleDB implements it as one constraint per chunk, which it creates itself;
+        in restoring mode the constraint would only see the hypertable's own, empty,
+        table and fail on every referencing row. It waits for restoring mode to end.
+        """
+        if e.kind != "FK CONSTRAINT":
+            return False
+        refs = {int(r) for r in e.info.get("ref_table_oids") or []}
+        return bool(refs & self.hypertable_oids)
+
+    def _run_after_restoring_mode(self, leader: psycopg.Connection) -> None:
+        if not self.after_restoring_mode or self.result.errors:
+            return
+        self.progress.phase("foreign keys to hypertables",
+                            total_entries=len(self.after_restoring_mode))
+        self._run_ddl_batches(leader, self.after_restoring_mode)
 
     def _todo(self, e: TocEntry) -> bool:
         if e.id not in self.selected:
