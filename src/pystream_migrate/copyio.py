@@ -4,16 +4,38 @@ The server sends one message per row. psycopg's ``Copy`` iterator hands each one
 through its generator machinery, which costs more per row than the server spends
 producing it. This loop asks libpq for rows directly and passes them on in chunks of
 ``CHUNK`` bytes, which is all a dump needs.
+
+libpq is used in non-blocking mode: the blocking calls would hold Python's GIL while
+they wait for the server, and stall every other worker thread. Waiting happens in
+``select``, which releases it.
 """
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable
 
 import psycopg
 from psycopg import pq, sql
 
 CHUNK = 256 * 1024
+
+
+def _wait_readable(pgconn: pq.abc.PGconn) -> None:
+    select.select([pgconn.socket], [], [])
+    pgconn.consume_input()
+
+
+def _send(pgconn: pq.abc.PGconn, query: bytes) -> None:
+    pgconn.send_query(query)
+    while pgconn.flush() != 0:
+        select.select([], [pgconn.socket], [])
+
+
+def _result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
+    while pgconn.is_busy():
+        _wait_readable(pgconn)
+    return pgconn.get_result()
 
 
 def copy_out(conn: psycopg.Connection, statement: sql.Composable,
@@ -23,17 +45,20 @@ def copy_out(conn: psycopg.Connection, statement: sql.Composable,
     Server errors raise the same psycopg exceptions as ``cursor.execute`` would.
     """
     pgconn = conn.pgconn
-    pgconn.send_query(statement.as_bytes(conn))
-    result = pgconn.get_result()
+    _send(pgconn, statement.as_bytes(conn))
+    result = _result(pgconn)
     if result is None or result.status != pq.ExecStatus.COPY_OUT:
-        while pgconn.get_result() is not None:
+        while _result(pgconn) is not None:
             pass
         if result is None:
             raise psycopg.OperationalError("the server sent no result for COPY")
         raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
     buf = bytearray()
     while True:
-        nbytes, data = pgconn.get_copy_data(0)  # blocking, one row per call
+        nbytes, data = pgconn.get_copy_data(1)  # one row per call; 0: none buffered yet
+        if nbytes == 0:
+            _wait_readable(pgconn)
+            continue
         if nbytes < 0:
             break
         buf += data
@@ -42,8 +67,8 @@ def copy_out(conn: psycopg.Connection, statement: sql.Composable,
             buf.clear()
     if buf:
         sink(bytes(buf))
-    final = pgconn.get_result()
-    while pgconn.get_result() is not None:
+    final = _result(pgconn)
+    while _result(pgconn) is not None:
         pass
     if final is None:
         raise psycopg.OperationalError("the server sent no final result for COPY")
