@@ -1,0 +1,160 @@
+"""How pystream-migrate's cost grows with rows, chunks and jobs; phase by phase.
+
+    python benchmarks/scaling.py [--configs 0.25:1000,1:1000,1:4000] [--jobs 1,2,4]
+                                 [--dsn SUPERUSER_DSN]
+
+For each configuration SCALE:CHUNKS (row scale factor : chunks of the many-chunks
+hypertable) it generates the dataset (without the foreign key that references a
+hypertable, so that every restore succeeds and runs ANALYZE), runs pg_dump -Fc and serial
+pg_restore once as the reference, then pystream-migrate dump and restore once per -j
+(every --jobs value for the last configuration, the middle one for the others), and
+splits each run into phases from the timestamps of its ``-v`` messages:
+
+dump: connect + snapshot | catalog | data;
+restore: checks + archive verification | pre-data | extension catalog | data + post-data
+(interleaved) | post_restore + ANALYZE.
+
+Writes benchmarks/results/scaling-LABEL.json and .md. One run per cell: read the
+ratios, not the seconds (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+import run as bench  # noqa: E402
+
+DUMP_MARKS = [("snapshot", "connect+snapshot"), ("catalog:", "catalog"),
+              ("dumped", "data")]
+RESTORE_MARKS = [("created extension", "checks+verify archive"),
+                 ("pre-data:", "pre-data"), ("extension catalog", "extension catalog"),
+                 ("pystream-migrate: data:", "data+post-data"),
+                 ("left TimescaleDB restoring mode", "post_restore"),
+                 ("analyzed", "analyze")]
+
+
+def phases(p: bench.ProcResult, marks: list[tuple[str, str]]) -> dict[str, float]:
+    """Seconds per phase: the time between consecutive marker messages."""
+    out: dict[str, float] = {}
+    last = 0.0
+    pos = 0  # markers are searched in order: "data:" must not match "pre-data:"
+    for needle, name in marks:
+        hit = next((i for i in range(pos, len(p.stderr)) if needle in p.stderr[i][1]), None)
+        if hit is None:
+            continue
+        pos = hit + 1
+        out[name] = round(p.stderr[hit][0] - last, 3)
+        last = p.stderr[hit][0]
+    out["exit"] = round(p.wall_s - last, 3)
+    return out
+
+
+def one_config(admin_dsn: str, scale: float, chunks: int, jobs: list[int],
+               pg: Path | None, work: Path, log: Any) -> dict[str, Any]:
+    source = bench.recreate_db(admin_dsn, bench.SOURCE_DB)
+    ds = generate.generate(source, scale, chunks, fk_to_hypertable=False)
+    b = bench.Bench(admin_dsn, max(jobs), work, pg)
+    res: dict[str, Any] = {"scale": scale, "chunks": chunks, "dataset": ds, "runs": []}
+    if pg is not None:
+        fc = work / "ref.dump"
+        m = b.pg_dump_fc(0, fc)
+        res["pg_dump_fc_s"] = m.wall_s
+        res["pg_dump_fc_bytes"] = m.archive_bytes
+        r = b.pg_restore(0, fc, 1)
+        res["pg_restore_s"] = r.wall_s
+        log(f"scale {scale} chunks {chunks}: pg_dump -Fc {m.wall_s:.2f}s, "
+            f"pg_restore {r.wall_s:.2f}s")
+    for j in jobs:
+        b.jobs = j
+        archive = work / "x.psm"
+        d = b.psm_dump(0, archive)
+        r = b.psm_restore(0, archive)
+        row = {"jobs": j, "dump_s": d.wall_s, "dump_cpu_s": d.cpu_s,
+               "dump_rss_mb": d.peak_rss_mb, "archive_bytes": d.archive_bytes,
+               "dump_phases": phases(d.procs[0], DUMP_MARKS),
+               "restore_s": r.wall_s, "restore_cpu_s": r.cpu_s,
+               "restore_rss_mb": r.peak_rss_mb, "restore_correct": r.correct,
+               "restore_phases": phases(r.procs[0], RESTORE_MARKS)}
+        res["runs"].append(row)
+        log(f"scale {scale} chunks {chunks} -j {j}: dump {d.wall_s:.2f}s "
+            f"{row['dump_phases']}; restore {r.wall_s:.2f}s {row['restore_phases']} "
+            f"correct={r.correct}")
+    res["loadavg"] = os.getloadavg()
+    bench.drop_db(admin_dsn, bench.SOURCE_DB)
+    return res
+
+
+def markdown(results: list[dict[str, Any]], machine: str) -> str:
+    lines = ["# pystream-migrate scaling (one run per cell; read ratios)", "", machine, "",
+             "| rows | chunks | -j | dump s | vs pg_dump -Fc | dump phases (s) | restore s "
+             "| vs pg_restore | restore phases (s) | correct |",
+             "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |"]
+    for c in results:
+        rows = sum(c["dataset"]["rows"].values())
+        for r in c["runs"]:
+            vs_d = (f"{c['pg_dump_fc_s'] / r['dump_s']:.2f}x" if "pg_dump_fc_s" in c else "")
+            vs_r = (f"{c['pg_restore_s'] / r['restore_s']:.2f}x" if "pg_restore_s" in c
+                    else "")
+            dp = ", ".join(f"{k} {v:.1f}" for k, v in r["dump_phases"].items())
+            rp = ", ".join(f"{k} {v:.1f}" for k, v in r["restore_phases"].items())
+            lines.append(f"| {rows} | {c['dataset']['chunks']} | {r['jobs']} "
+                         f"| {r['dump_s']:.2f} | {vs_d} | {dp} | {r['restore_s']:.2f} "
+                         f"| {vs_r} | {rp} | {r['restore_correct']} |")
+    lines += ["", "Ratios are pg time / pystream-migrate time (above 1: pystream-migrate "
+              "is faster). pg_dump -Fc and serial pg_restore ran once per configuration, "
+              "just before the pystream-migrate runs.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="pystream-migrate cost vs rows, chunks, jobs")
+    p.add_argument("--configs", default="0.25:1000,1:1000,1:4000",
+                   help="SCALE:CHUNKS,... (default 0.25:1000,1:1000,1:4000)")
+    p.add_argument("--jobs", default="1,2,4",
+                   help="-j values for the last configuration (others use the middle one)")
+    p.add_argument("--dsn", help="existing superuser DSN instead of a throwaway cluster")
+    p.add_argument("--label", default="this-machine")
+    p.add_argument("--out", default=str(HERE / "results"))
+    a = p.parse_args(argv)
+    bench.stop_cleanly_on_signals()
+    configs = [(float(c.split(":")[0]), int(c.split(":")[1])) for c in a.configs.split(",")]
+    jobs = [int(j) for j in a.jobs.split(",")]
+    pg = bench.find_pg_bindir(None)
+    work = HERE / "work" / f"scaling-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+
+    def log(msg: str) -> None:
+        print(f"scaling: {msg}", file=sys.stderr, flush=True)
+
+    results = []
+    try:
+        with bench.server(a.dsn) as admin_dsn:
+            for i, (scale, chunks) in enumerate(configs):
+                js = jobs if i == len(configs) - 1 else [jobs[len(jobs) // 2]]
+                results.append(one_config(admin_dsn, scale, chunks, js, pg, work, log))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    machine = (f"{os.cpu_count()} CPUs; load average at the end "
+               f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+               f"{time.strftime('%Y-%m-%d %H:%M')}")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"scaling-{a.label}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / f"scaling-{a.label}.md").write_text(markdown(results, machine))
+    print(markdown(results, machine))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
