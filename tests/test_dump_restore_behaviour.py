@@ -231,3 +231,34 @@ def test_a_dropped_worker_connection_fails_clearly(source_db: str, target_db: st
     # sending, "server closed the connection unexpectedly".
     assert "terminat" in errors[0] or "closed the connection" in errors[0]
     assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+
+
+def test_large_tables_are_loaded_frozen(source_db: str, target_db: str, tmp_path: Path) -> None:
+    _slow_source(source_db)
+    archive = tmp_path / "db.psm"
+    dump(source_db, archive)
+    restore(target_db, archive)
+    with psycopg.connect(target_db, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_visibility")
+        chunk = conn.execute("SELECT c FROM show_chunks('public.big') c LIMIT 1").fetchone()[0]
+        pages, frozen = conn.execute(
+            "SELECT relpages, (SELECT all_frozen FROM pg_visibility_map_summary(%s::regclass)) "
+            "FROM pg_class WHERE oid = %s::regclass", (str(chunk), str(chunk))).fetchone()
+    assert pages > 0 and frozen == pages, "COPY FREEZE should leave every page frozen"
+
+
+def test_data_only_keeps_what_the_target_has(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source, target = make_db("src", timescaledb=True), make_db("tgt")
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.plain (id int, big text);"
+                     "INSERT INTO public.plain SELECT g, repeat('x', 200) "
+                     "FROM generate_series(1, 2000) g")
+    schema, data = tmp_path / "schema.psm", tmp_path / "data.psm"
+    dump(source, schema, "--schema-only")
+    dump(source, data, "--data-only")
+    restore(target, schema)
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("INSERT INTO public.plain VALUES (0, 'already here')")
+    restore(target, data, "--data-only")
+    assert scalar(target, "SELECT count(*) FROM public.plain") == 2001
+    assert scalar(target, "SELECT big FROM public.plain WHERE id = 0") == "already here"

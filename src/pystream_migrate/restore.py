@@ -45,6 +45,10 @@ SMALL_ENTRY = 4 * 1024 * 1024
 BATCH_ENTRIES = 16
 BATCH_BYTES = 16 * 1024 * 1024
 ANALYZE_BATCH = 50  # tables per ANALYZE statement
+# Entries from this size on are loaded with TRUNCATE + COPY FREEZE: frozen rows need no
+# anti-wraparound vacuum later. For tiny chunks that TRUNCATE (a new file for the table)
+# costs more than it saves. Either way the entry's resume record commits with its rows.
+FREEZE_MIN = 64 * 1024
 
 
 @dataclass
@@ -164,6 +168,7 @@ class _Restore:
         self.identity = restore_state.archive_identity(self.header)
         self.ts_schema: str | None = None
         self.progress: Progress = make_progress("none")
+        self.sizes: dict[int, Any] = reader.index() if reader.seekable else {}
         # Chunks dropped on the source while the dump ran (from the archive's footer).
         self.dropped_chunks: list[dict[str, Any]] = []
         self.hypertable_oids = {int(e.info["oid"]) for e in self.entries
@@ -545,7 +550,7 @@ class _Restore:
             gone = {int(d["entry"]) for d in self.dropped_chunks}
             others = [e for e in others if e.id not in gone]
         scheduler = _Scheduler(self, others, post)
-        sizes = self.reader.index() if self.reader.seekable else {}
+        sizes = self.sizes
         self.progress.phase(
             "restore data",
             total_bytes=sum(sizes[e.id].raw_bytes if e.id in sizes
@@ -622,7 +627,7 @@ class _Restore:
                 rows = 0
                 if e.copy is not None:
                     rows = _copy_in(conn, e, self._counted(chunks),
-                                    freeze=not e.info.get("extconfig"))
+                                    freeze=self._freeze(e))
                 elif e.create_sql.strip():
                     conn.execute(e.create_sql)  # type: ignore[arg-type]
                 conn.execute(restore_state.mark_sql([e.id]))
@@ -655,7 +660,7 @@ class _Restore:
                     rows = 0
                     if e.copy is not None:
                         rows = _copy_in(conn, e, self._counted(source()),
-                                        freeze=not e.info.get("extconfig"))
+                                        freeze=self._freeze(e))
                     elif e.create_sql.strip():
                         conn.execute(e.create_sql)  # type: ignore[arg-type]
                     loaded.append((e, rows))
@@ -700,6 +705,21 @@ class _Restore:
                 return
         for e in batch:
             self._run_post_item(conn, e, worker)
+
+    def _freeze(self, e: TocEntry) -> bool:
+        """Whether to load with TRUNCATE + COPY FREEZE (see FREEZE_MIN).
+
+        Not for TimescaleDB's catalog (CREATE EXTENSION put rows there), and not with
+        --data-only, where the tables and any rows in them are the user's.
+        """
+        if e.info.get("extconfig") or self.opts.data_only:
+            return False
+        if self.sizes:
+            st = self.sizes.get(e.id)
+            size = st.raw_bytes if st is not None else 0
+        else:
+            size = int(e.info.get("est_bytes") or 0)
+        return size >= FREEZE_MIN
 
     def _counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         for data in chunks:
@@ -774,8 +794,7 @@ def _copy_in(conn: psycopg.Connection, e: TocEntry, chunks: Iterator[bytes], *,
     if e.info.get("copy_format") == "binary":
         opts.append(sql.SQL("FORMAT binary"))
     if freeze:
-        # TRUNCATE in this transaction lets COPY freeze the rows (no vacuum storm later),
-        # and makes a resumed load start from nothing.
+        # TRUNCATE in this transaction lets COPY freeze the rows (no vacuum storm later).
         conn.execute(sql.SQL("TRUNCATE ONLY {}").format(table))
         opts.append(sql.SQL("FREEZE"))
     with_opts = sql.SQL(" ({})").format(sql.SQL(", ").join(opts)) if opts else sql.SQL("")
@@ -849,7 +868,7 @@ class _Scheduler:
         self.error: BaseException | None = None
         self.outstanding = 0
         self.items: dict[int, TocEntry] = {}
-        self.sizes: dict[int, Any] = restore.reader.index() if restore.reader.seekable else {}
+        self.sizes = restore.sizes
         self._plan()
 
     def _plan(self) -> None:
