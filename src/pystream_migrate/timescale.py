@@ -1,9 +1,17 @@
 """Everything TimescaleDB-specific in one place.
 
-- what the source has (version, license edition, hypertables and chunks);
-- annotating the TOC so that restore knows chunks from hypertable roots;
+- what the source has (version, license edition, hypertables and chunks, the features
+  that need the Timescale License edition, and what cannot be carried: tiered chunks);
+- annotating the TOC so that restore knows chunks from hypertable roots, carrying the
+  user-defined jobs' statistics (when each runs next), and leaving tiered chunks out;
 - restoring mode on the target: ``timescaledb_pre_restore()`` and
-  ``timescaledb_post_restore()``, and the version rules between source and target.
+  ``timescaledb_post_restore()``, and the version and license rules between source
+  and target.
+
+Compressed chunks, continuous aggregates and jobs need nothing of their own here: their
+tables (chunk heaps, ``compress_hyper_*`` chunks, materialized hypertables) and views
+are ordinary catalog objects, and what ties them together is TimescaleDB's catalog,
+carried as extension configuration data (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -14,9 +22,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pystream_migrate.catalog import Catalog, Unsupported
+from pystream_migrate.catalog.names import ident, literal
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.errors import PreconditionFailed
-from pystream_migrate.toc import TocEntry
+from pystream_migrate.toc import CopySpec, Section, TocEntry
+
+# The jobs and policies users create get ids from 1000 on; lower ids belong to jobs the
+# extension creates itself (and that CREATE EXTENSION creates on the target too).
+FIRST_USER_JOB = 1000
 
 
 @dataclass(frozen=True)
@@ -45,13 +59,135 @@ def relation_roles(conn: psycopg.Connection, info: TimescaleInfo) -> dict[int, d
     return {int(r["relid"]): r for r in fetch_all(conn, "timescale_relations")}
 
 
+def inspect_source(conn: psycopg.Connection, info: TimescaleInfo, catalog: Catalog) -> None:
+    """Add what TimescaleDB keeps but a dump cannot carry to ``catalog.unsupported``.
+
+    Tiered chunks are also left out of TimescaleDB's catalog data (see
+    :func:`_leave_out_tiered_chunks`), and the user-defined jobs' statistics are added
+    to it (:func:`_add_job_stats`). The timescaledb EXTENSION entry records the features
+    in use that need the Timescale License edition (``info['features']``) and the ids of
+    the user-defined jobs (``info['jobs']``): restore checks the target's license against
+    the first, and ``--clean`` deletes the second (:func:`delete_archive_jobs`).
+    """
+    if info.version is None:
+        return
+    for r in fetch_all(conn, "timescale_unsupported"):
+        catalog.unsupported.append(Unsupported(r["kind"], r["schema"], r["name"], r["reason"]))
+    features = [str(r["feature"]) for r in fetch_all(conn, "timescale_features")]
+    jobs = [int(r[0]) for r in conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs WHERE job_id >= %s ORDER BY 1",
+        (FIRST_USER_JOB,)).fetchall()]
+    for e in catalog.entries:
+        if e.kind == "EXTENSION" and e.name == "timescaledb":
+            e.info["features"] = features
+            e.info["jobs"] = jobs
+    if jobs:
+        _add_job_stats(conn, catalog.entries)
+    tiered = fetch_all(conn, "timescale_tiered")
+    if tiered:
+        _leave_out_tiered_chunks(tiered, catalog.entries)
+
+
+# Hypertable status bits that say it has a tiered (OSM) chunk: HYPERTABLE_STATUS_OSM and
+# HYPERTABLE_STATUS_OSM_CHUNK_NONCONTIGUOUS in TimescaleDB's catalog.h.
+_OSM_STATUS_BITS = 1 | 2
+
+
+def _leave_out_tiered_chunks(tiered: list[dict[str, Any]], entries: list[TocEntry]) -> None:
+    """Keep tiered chunks out of TimescaleDB's catalog on the target, consistently.
+
+    Their foreign tables are not carried (and their rows are in object storage), so
+    their catalog rows are filtered out of the configuration data (the chunk, the rows
+    that name it by ``chunk_id``, the dimension slices only they use), and a post-data
+    entry clears the hypertable's tiered-storage status bits. The target's hypertable
+    then works, without the tiered data; the dump reports each tiered chunk by name.
+    """
+    chunk_ids = sorted({int(t["chunk_id"]) for t in tiered})
+    slice_ids = sorted({int(s) for t in tiered for s in t["slices"]})
+    chunks = f"'{{{','.join(map(str, chunk_ids))}}}'::int[]"
+    by_name: dict[str, TocEntry] = {}
+    for e in entries:
+        if e.kind != "TABLE DATA" or e.copy is None or not e.info.get("extconfig") \
+                or e.info.get("extension") != "timescaledb":
+            continue
+        by_name[e.name] = e
+        extra = []
+        if e.name == "chunk" and e.schema == "_timescaledb_catalog":
+            extra.append(f"id <> ALL ({chunks})")
+        if "chunk_id" in e.copy.columns:
+            extra.append(f"(chunk_id IS NULL OR chunk_id <> ALL ({chunks}))")
+        if e.name == "dimension_slice" and slice_ids:
+            extra.append(f"id <> ALL ('{{{','.join(map(str, slice_ids))}}}'::int[])")
+        if extra:
+            where = " AND ".join(extra)
+            e.copy.where = f"({e.copy.where}) AND {where}" if e.copy.where else where
+            e.info["tiered_chunks_left_out"] = chunk_ids
+    catalog_entry = by_name.get("hypertable")
+    next_id = max(e.id for e in entries) + 1
+    for ht in sorted({(int(t["hypertable_id"]), t["hypertable_schema"], t["hypertable_name"])
+                      for t in tiered}):
+        ht_id, schema, name = ht
+        entries.append(TocEntry(
+            kind="TIMESCALEDB",
+            schema=schema,
+            name=f"{name}: tiered storage left out",
+            section=Section.POST_DATA,
+            create_sql=(f"UPDATE _timescaledb_catalog.hypertable "
+                        f"SET status = status & ~{_OSM_STATUS_BITS} WHERE id = {ht_id};"),
+            deps={catalog_entry.id} if catalog_entry is not None else set(),
+            info={"hypertable_id": ht_id},
+            id=next_id,
+        ))
+        next_id += 1
+
+
+def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
+    """Carry the statistics rows of the user-defined jobs, right after the job catalog.
+
+    TimescaleDB runs a job that has no statistics row at once, whatever its schedule or
+    initial_start says: without them every policy would run as soon as the target
+    leaves restoring mode. The entry is loaded like the extension's configuration tables
+    (serially, after ``bgw_job``, whose rows it references).
+    """
+    jobs = next((e for e in entries if e.kind == "TABLE DATA" and e.name == "bgw_job"
+                 and e.info.get("extconfig") and e.info.get("extension") == "timescaledb"),
+                None)
+    rows = fetch_all(conn, "timescale_job_stats")
+    if jobs is None or not rows:
+        return
+    r = rows[0]
+    stats = TocEntry(
+        kind="TABLE DATA",
+        schema=r["schema"],
+        name=r["name"],
+        section=jobs.section,
+        deps={jobs.id, *jobs.deps},
+        copy=CopySpec(r["schema"], r["name"], list(r["columns"]),
+                      f"job_id >= {FIRST_USER_JOB}"),
+        info={"extconfig": True, "extension": "timescaledb", "relid": int(r["relid"]),
+              "oid": int(r["relid"]), "est_bytes": int(r["est_bytes"]),
+              "est_rows": int(r["est_rows"]), "fk_order": int(jobs.info.get("fk_order", 0)) + 1,
+              "job_statistics": True},
+        id=max(e.id for e in entries) + 1,
+    )
+    entries.insert(entries.index(jobs) + 1, stats)
+
+
 def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[TocEntry]:
     """Mark chunk data entries and drop the data entries of hypertable roots.
 
     A hypertable root's own heap is always empty (TimescaleDB routes rows to chunks), and
     in restoring mode nothing may be loaded into it, so its data entry is left out.
+
+    For ``restore --clean``: the internal hypertables (a compressed hypertable's
+    companion, a continuous aggregate's materialized hypertable) are dropped by
+    TimescaleDB with their hypertable or continuous aggregate, so they get no drop
+    statement of their own; but TimescaleDB (2.28) leaves the compressed chunks behind
+    when it drops a compressed hypertable (or continuous aggregate), so the hypertable's
+    drop statement (the materialized hypertable's entry) drops those that are left.
     """
     kept: list[TocEntry] = []
+    compressed_chunks: dict[int, list[str]] = {}  # companion relid -> its chunks
     for e in entries:
         relid = e.info.get("relid") if e.copy is not None else e.info.get("oid")
         role = None
@@ -63,30 +199,118 @@ def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[
                 if e.copy is not None:
                     continue
                 e.info["hypertable"] = True
+                if role.get("internal"):
+                    e.info["timescaledb_internal"] = role["internal"]
+                    e.drop_sql = ""
             else:
                 e.info["chunk"] = True
                 e.info["hypertable_relid"] = role["hypertable_relid"]
+                if e.kind == "TABLE" and role.get("compression_state") == 2 and e.schema:
+                    compressed_chunks.setdefault(int(role["hypertable_relid"]), []).append(
+                        ident(e.schema, e.name))
         kept.append(e)
+    leftovers = {int(role["compresses"]): compressed_chunks[relid]
+                 for relid, role in roles.items()
+                 if role.get("compresses") is not None and relid in compressed_chunks}
+    for e in kept:
+        chunks = leftovers.get(int(e.info.get("oid") or 0)) if e.kind == "TABLE" else None
+        if chunks:
+            # A materialized hypertable has no drop of its own (its continuous aggregate
+            # drops it, and is later in the TOC): this runs after that, in reverse order.
+            leftover = f"DROP TABLE IF EXISTS {', '.join(chunks)};"
+            e.drop_sql = f"{e.drop_sql}\n{leftover}" if e.drop_sql else leftover
     return kept
 
 
+def delete_archive_jobs(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
+    """For ``restore --clean``: delete the target's jobs that the archive brings back.
+
+    These are the user-defined jobs and policies the source had (their ids are recorded
+    on the extension's entry), and only when the job catalog's rows are restored. It runs
+    before anything is dropped: a job keeps its procedure from being dropped.
+    """
+    ext = next((e for e in entries if e.kind == "EXTENSION" and e.name == "timescaledb"), None)
+    if ext is None or not ext.info.get("jobs"):
+        return
+    if not any(e.kind == "TABLE DATA" and e.name == "bgw_job" and e.info.get("extconfig")
+               and e.info.get("extension") == "timescaledb" for e in entries):
+        return
+    if extension_info(conn).version is None:
+        return
+    schema = str(ext.info.get("schema") or "public")
+    conn.execute(
+        sql.SQL("SELECT {}(j.job_id) FROM timescaledb_information.jobs j "
+                "WHERE j.job_id = ANY(%s)").format(sql.Identifier(schema, "delete_job")),
+        ([int(j) for j in ext.info["jobs"]],),
+    )
+
+
 def check_versions(source_version: str | None, target: TimescaleInfo) -> None:
-    """A catalog-level restore needs the same TimescaleDB version on both sides."""
+    """A catalog-level restore needs the same TimescaleDB version on both sides.
+
+    TimescaleDB's catalog differs from version to version, so the archive restores only
+    into the version it was dumped from; the remedy is an update of the older side.
+    """
     if source_version is None:
         return
     if target.version is None:
         return  # restore creates the extension; checked again afterwards
-    if target.version != source_version:
-        older = "target" if _vkey(target.version) < _vkey(source_version) else "source"
-        raise PreconditionFailed(
-            f"TimescaleDB version mismatch: the archive was dumped from {source_version}, "
-            f"the target has {target.version}",
-            hint=(
-                f"the archive restores only into TimescaleDB {source_version}; run "
-                "'ALTER EXTENSION timescaledb UPDATE' on the "
-                f"{older} (then dump again if it was the source)"
-            ),
-        )
+    if target.version == source_version:
+        return
+    if _vkey(target.version) < _vkey(source_version):
+        remedy = ("update the target first: run \"ALTER EXTENSION timescaledb UPDATE TO "
+                  f"{literal(source_version)}\" in the target database (as the first "
+                  "command of a new session), then restore again")
+    else:
+        remedy = ("update the source first: run \"ALTER EXTENSION timescaledb UPDATE TO "
+                  f"{literal(target.version)}\" in the source database and dump again, or "
+                  f"restore into a database that has TimescaleDB {source_version}")
+    raise PreconditionFailed(
+        f"TimescaleDB version mismatch: the archive was dumped from {source_version}, "
+        f"the target has {target.version}",
+        hint=f"the archive restores only into TimescaleDB {source_version}; {remedy}",
+    )
+
+
+def missing_version(source_version: str, available: list[str], where: str) -> PreconditionFailed:
+    """The error for a target server that cannot create the archive's TimescaleDB version."""
+    newer = [v for v in available if _vkey(v) > _vkey(source_version)]
+    if newer:
+        hint = (f"install TimescaleDB {source_version} on the target server, or run "
+                f"\"ALTER EXTENSION timescaledb UPDATE TO {literal(newer[-1])}\" in the "
+                "source database (its server must have that version too) and dump again")
+    else:
+        hint = (f"install TimescaleDB {source_version} on the target server: the source "
+                "cannot go back to an older version (ALTER EXTENSION timescaledb UPDATE "
+                "only moves forward)")
+    return PreconditionFailed(
+        f"TimescaleDB version mismatch: the archive needs {source_version}, the target "
+        f"{where} offers {', '.join(available)}; the archive restores only into "
+        f"TimescaleDB {source_version}",
+        hint=hint,
+    )
+
+
+def check_license(conn: psycopg.Connection, entries: list[TocEntry], target: TimescaleInfo,
+                  *, created: bool) -> None:
+    """Refuse an Apache-licensed target for an archive that uses Timescale License features.
+
+    Restored there, compressed chunks could not be read and continuous aggregates and
+    policies could not run. The license is known only once the extension is loaded, so
+    when restore has just created the extension (``created``) it is dropped again.
+    """
+    ext = next((e for e in entries if e.kind == "EXTENSION" and e.name == "timescaledb"), None)
+    features = list(ext.info.get("features") or []) if ext is not None else []
+    if not features or target.license != "apache":
+        return
+    if created:
+        conn.execute("DROP EXTENSION timescaledb")
+    raise PreconditionFailed(
+        f"the archive uses {', '.join(features)}, which need the Timescale License edition "
+        "of TimescaleDB; the target's timescaledb.license is 'apache'",
+        hint="restore into a server with the Timescale License edition of TimescaleDB "
+        "(timescaledb.license = 'timescale' in postgresql.conf)",
+    )
 
 
 def _vkey(version: str) -> tuple[int, ...]:

@@ -7,8 +7,13 @@ sorter can break dependency loops through it. A materialized view is created emp
 DATA`` entry that refreshes it after the table data. Indexes on materialized views
 belong to the indexes family.
 
-TimescaleDB continuous aggregates are views too; they are not carried yet and are
-reported instead.
+TimescaleDB continuous aggregates are carried as what they are in the catalogs: the
+user view, the partial and direct views (plain views in ``_timescaledb_internal``) and
+the materialized hypertable (a table, with its chunks). What makes them a continuous
+aggregate (``_timescaledb_catalog.continuous_agg``, the watermark, the invalidation
+logs, the refresh policy) is TimescaleDB's catalog, carried as extension configuration
+data. Their entries are marked ``info['continuous_aggregate']`` ('user', 'partial'
+or 'direct').
 """
 
 from __future__ import annotations
@@ -29,33 +34,35 @@ MATVIEW_DATA = "matview data"
 
 
 def collect(ctx: CatalogContext) -> list[TocEntry]:
-    skip = _continuous_aggregate_views(ctx)
+    caggs = _continuous_aggregate_views(ctx)
     columns: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for col in ctx.query("views_columns"):
         columns[col["relid"]].append(col)
     entries: list[TocEntry] = []
     for row in ctx.query("views"):
-        if (row["schema"], row["name"]) in skip:
-            continue
         cols = columns.get(row["oid"], [])
         if row["relkind"] == "v":
-            entries.append(_view(row, cols))
+            entry = _view(row, cols)
+            cagg = caggs.get((row["schema"], row["name"]))
+            if cagg is not None:
+                entry.info["continuous_aggregate"] = cagg["role"]
+                # restore --clean: TimescaleDB drops a continuous aggregate (with its
+                # partial and direct views and materialized hypertable) only this way.
+                # Each of the three views carries the drop, so that it runs at the first
+                # of them in reverse order, before what this aggregate is built on.
+                entry.drop_sql = ("DROP MATERIALIZED VIEW IF EXISTS "
+                                  f"{ident(cagg['user_schema'], cagg['user_name'])};")
+            entries.append(entry)
         else:
             entries.extend(_matview(row, cols))
     return entries
 
 
-def _continuous_aggregate_views(ctx: CatalogContext) -> set[tuple[str, str]]:
-    """Views that make up continuous aggregates; the user-facing ones are reported."""
+def _continuous_aggregate_views(ctx: CatalogContext) -> dict[tuple[str, str], dict[str, Any]]:
+    """(schema, name) -> {'role': 'user'|'partial'|'direct', 'user_schema', 'user_name'}."""
     if not ctx.query("views_cagg_catalog")[0]["present"]:
-        return set()
-    skip: set[tuple[str, str]] = set()
-    for row in ctx.query("views_caggs"):
-        skip.add((row["schema"], row["name"]))
-        if row["user_view"]:
-            ctx.report_unsupported("CONTINUOUS AGGREGATE", row["schema"], row["name"],
-                                   "continuous aggregates are not carried yet")
-    return skip
+        return {}
+    return {(row["schema"], row["name"]): row for row in ctx.query("views_caggs")}
 
 
 def _definition(row: dict[str, Any]) -> str:

@@ -1,4 +1,6 @@
 -- TimescaleDB's view of its objects, as rows of text to compare between two databases.
+-- Compression settings, continuous aggregates and jobs are compared by the
+-- timescale_verify_*.sql queries, each run only where its information view exists.
 SELECT 'hypertable' AS what,
        format('%%s.%%s dims=%%s compression=%%s', hypertable_schema, hypertable_name,
               num_dimensions, compression_enabled) AS item
