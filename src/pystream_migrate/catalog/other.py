@@ -58,15 +58,10 @@ def _access_methods(ctx: CatalogContext) -> list[TocEntry]:
                                    f"unknown access method type {r['type']!r}")
             continue
         name = ident(r["name"])
-        entries.append(TocEntry(
-            kind="ACCESS METHOD",
-            schema=None,
-            name=r["name"],
-            section=Section.PRE_DATA,
-            create_sql=f"CREATE ACCESS METHOD {name} TYPE {am_type} HANDLER {r['handler']};",
-            drop_sql=f"DROP ACCESS METHOD {name};",
-            comment_sql=comment_sql("ACCESS METHOD", name, r["comment"]),
-            objects=[("pg_am", int(r["oid"]))],
+        entries.append(object_entry(
+            "ACCESS METHOD", None, r["name"], name,
+            f"CREATE ACCESS METHOD {name} TYPE {am_type} HANDLER {r['handler']};",
+            owner=None, comment=r["comment"], objects=[("pg_am", int(r["oid"]))],
         ))
     return entries
 
@@ -111,15 +106,10 @@ def _casts(ctx: CatalogContext) -> list[TocEntry]:
             how = "WITH INOUT"
         else:
             how = "WITHOUT FUNCTION"
-        entries.append(TocEntry(
-            kind="CAST",
-            schema=None,
-            name=target,
-            section=Section.PRE_DATA,
-            create_sql=f"CREATE CAST {target} {how}{_CAST_CONTEXT.get(r['context'], '')};",
-            drop_sql=f"DROP CAST {target};",
-            comment_sql=comment_sql("CAST", target, r["comment"]),
-            objects=[("pg_cast", int(r["oid"]))],
+        entries.append(object_entry(
+            "CAST", None, target, target,
+            f"CREATE CAST {target} {how}{_CAST_CONTEXT.get(r['context'], '')};",
+            owner=None, comment=r["comment"], objects=[("pg_cast", int(r["oid"]))],
         ))
     return entries
 
