@@ -113,6 +113,13 @@ def test_list_shows_entries_with_rows(populated_source: str, tmp_path: Path) -> 
     assert line.split("; ")[6] == "5"
     assert "EXTENSION; -; timescaledb" in out or "EXTENSION; public; timescaledb" in out
     assert cli("verify", str(archive)).returncode == 0
+    import json
+
+    doc = json.loads(cli("list", "--json", str(archive)).stdout)
+    devices = next(e for e in doc["entries"]
+                   if e["kind"] == "TABLE DATA" and e["name"] == "devices")
+    assert devices["rows"] == 5 and devices["section"] == "data" and devices["bytes"] > 0
+    assert doc["header"]["source"]["timescaledb"]
 
 
 def test_schema_only_dump(populated_source: str, target_db: str, tmp_path: Path) -> None:
