@@ -538,7 +538,7 @@ def test_tiered_chunks_are_reported_and_left_out(source_db: str, target_db: str,
                              "WHERE table_name = 'tiered_ht'") == 0
 
 
-def test_hypercore_tables_are_reported(source_db: str, tmp_path: Path) -> None:
+def test_hypercore_tables_are_refused(source_db: str, tmp_path: Path) -> None:
     version = scalar(source_db, "SELECT extversion FROM pg_extension "
                                 "WHERE extname = 'timescaledb'")
     if not scalar(source_db, "SELECT count(*) FROM pg_am WHERE amname = 'hypercore'"):
@@ -552,11 +552,15 @@ def test_hypercore_tables_are_reported(source_db: str, tmp_path: Path) -> None:
         FROM show_chunks('"Sensor Data"."Readings"') c ORDER BY 1 LIMIT 1;
     """)
     chunk = scalar(source_db, "SELECT c.relname FROM pg_class c JOIN pg_am am "
-                              "ON am.oid = c.relam WHERE am.amname = 'hypercore'")
-    res = dump(source_db, tmp_path / "db.psm")
-    assert (f"not carried: TABLE _timescaledb_internal.{chunk}: uses the hypercore table "
-            "access method") in res.stderr, res.stderr
+                              "ON am.oid = c.relam WHERE am.amname = 'hypercore' "
+                              "ORDER BY c.relnamespace::regnamespace::text, c.relname LIMIT 1")
+    # Its rows would be read decompressed while its compressed copy travels too: refused.
+    res = cli("dump", "-d", source_db, "-f", str(tmp_path / "db.psm"), check=False)
+    assert res.returncode == 5, res.stderr
+    assert f"cannot dump TABLE _timescaledb_internal.{chunk}" in res.stderr, res.stderr
+    assert "uses the hypercore table access method" in res.stderr
     assert "SET ACCESS METHOD heap" in res.stderr
+    assert not (tmp_path / "db.psm").exists()
 
 
 # ---------------------------------------------------------------- versions and license

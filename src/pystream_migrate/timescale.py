@@ -71,7 +71,16 @@ def inspect_source(conn: psycopg.Connection, info: TimescaleInfo, catalog: Catal
     """
     if info.version is None:
         return
-    for r in fetch_all(conn, "timescale_unsupported"):
+    found = fetch_all(conn, "timescale_unsupported")
+    blocking = [r for r in found if r["blocking"]]
+    if blocking:
+        first = blocking[0]
+        more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+        raise PreconditionFailed(
+            f"cannot dump {first['kind']} {first['schema']}.{first['name']}{more}: "
+            f"it {first['reason']}"
+        )
+    for r in found:
         catalog.unsupported.append(Unsupported(r["kind"], r["schema"], r["name"], r["reason"]))
     features = [str(r["feature"]) for r in fetch_all(conn, "timescale_features")]
     jobs = [int(r[0]) for r in conn.execute(
