@@ -171,3 +171,16 @@ def test_unsupported_objects_are_named(make_db, tmp_path: Path) -> None:  # type
     assert "not carried" in res.stderr and "large object" in res.stderr
     listing = cli("list", str(path)).stdout
     assert "NOT CARRIED" in listing and "large object" in listing
+
+
+def test_wrong_password() -> None:
+    with LocalCluster(host_auth="scram-sha-256") as cluster:
+        cluster.set_password("right-one")
+        dsn = cluster.dsn() + " password=wrong-one"
+        res = cli("dump", "-d", dsn, "-f", "x.psm", check=False)
+        line = _one_line(res)
+        assert res.returncode == errors.EXIT_CONNECTION
+        assert "cannot log in" in line and f"127.0.0.1:{cluster.port}" in line
+        assert "password authentication failed" in line
+        assert "PGPASSWORD" in line  # says where a password can come from
+        assert "wrong-one" not in res.stderr and "right-one" not in res.stderr

@@ -66,6 +66,9 @@ class LocalCluster:
 
     settings: dict[str, str] = field(default_factory=dict)
     bindir: Path | None = None
+    # Authentication over TCP; "trust" needs no password. With "scram-sha-256", set one
+    # through the Unix socket (always trusted) with set_password().
+    host_auth: str = "trust"
     port: int = 0
     datadir: Path | None = None
     _root: Path | None = None
@@ -106,7 +109,8 @@ class LocalCluster:
                 str(self.bindir / "initdb"),
                 "-D", str(self.datadir),
                 "-U", self.user,
-                "--auth=trust",
+                "--auth-local=trust",
+                f"--auth-host={self.host_auth}",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
                 "--no-sync",
@@ -130,6 +134,16 @@ class LocalCluster:
             self._cleanup()
             raise PreconditionFailed(f"the local PostgreSQL server did not start: {log.strip()}")
         return self
+
+    def set_password(self, password: str) -> None:
+        """Give the superuser a password, over the Unix socket (trusted)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(host=str(self._root), port=self.port, user=self.user,
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(self.user), sql.Literal(password)))
 
     def stop(self) -> None:
         if self.datadir and self.datadir.exists():
