@@ -7,6 +7,7 @@ through its root would already need a lock on every chunk at once.
 
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,10 @@ def test_twenty_thousand_chunks_round_trip(source_db: str, target_db: str,
     archive = tmp_path / "many.psm"
     dump(source_db, archive, "-j", "2")
     restore(target_db, archive, "-j", "2")
+    # The largest resident set of any child process this test run waited for: the dump
+    # and the restore (and initdb/pg_ctl, which are small).
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS of dump/restore with {CHUNKS} chunks: {peak_mb:.0f} MB")
     assert_same_data(source_db, target_db)
     assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.many')") == CHUNKS
     with psycopg.connect(target_db, autocommit=True) as conn:
