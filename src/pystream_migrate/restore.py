@@ -619,92 +619,71 @@ class _Restore:
             raise
 
     def _load_entry(self, conn: psycopg.Connection, e: TocEntry,
-                    chunks: Iterator[bytes], worker: str = "leader") -> int:
+                    chunks: Iterator[bytes], worker: str = "leader") -> None:
         """Load one data entry in one transaction, recorded as done in the same transaction."""
-        self.progress.start_entry(worker, e.label)
-        try:
-            with conn.transaction():
-                rows = 0
-                if e.copy is not None:
-                    rows = _copy_in(conn, e, self._counted(chunks),
-                                    freeze=self._freeze(e))
-                elif e.create_sql.strip():
-                    conn.execute(e.create_sql)  # type: ignore[arg-type]
-                conn.execute(restore_state.mark_sql([e.id]))
-        except (psycopg.Error, ArchiveError) as exc:
-            self.progress.finish_entry(worker, 0)
-            self._fail(e, exc, "load")
-            return 0
-        self.progress.finish_entry(worker, rows)
-        with self.count_lock:
-            self.result.rows += rows
-            self.result.entries += 1
-        return rows
+        self._run_batch(conn, [(e, lambda: self._apply_data(conn, e, chunks))], "load", worker)
 
     def _load_entries(self, conn: psycopg.Connection,
                       batch: list[tuple[TocEntry, Callable[[], Iterator[bytes]]]],
                       worker: str) -> None:
-        """Load several small data entries in one transaction (redo them one by one if
-        it fails, to name the entry at fault)."""
-        if len(batch) == 1:
-            e, source = batch[0]
-            self._load_entry(conn, e, source(), worker)
-            return
-        loaded: list[tuple[TocEntry, int]] = []
-        current = batch[0][0]
-        try:
-            with conn.transaction():
-                for e, source in batch:
-                    current = e
-                    self.progress.start_entry(worker, e.label)
-                    rows = 0
-                    if e.copy is not None:
-                        rows = _copy_in(conn, e, self._counted(source()),
-                                        freeze=self._freeze(e))
-                    elif e.create_sql.strip():
-                        conn.execute(e.create_sql)  # type: ignore[arg-type]
-                    loaded.append((e, rows))
-                conn.execute(restore_state.mark_sql([e.id for e, _ in batch]))
-        except (psycopg.Error, ArchiveError) as exc:
-            if conn.broken or conn.closed:  # nothing to redo on a lost connection
-                self._fail(current, exc, "load")
-                return
-            for e, source in batch:
-                self._load_entry(conn, e, source(), worker)
-            return
-        for _entry, rows in loaded:
-            self.progress.finish_entry(worker, rows)
-        with self.count_lock:
-            self.result.rows += sum(rows for _, rows in loaded)
-            self.result.entries += len(loaded)
+        """Load small data entries in one transaction (their sources can be read again)."""
+        self._run_batch(
+            conn,
+            [(e, lambda e=e, source=source: self._apply_data(conn, e, source()))
+             for e, source in batch],
+            "load", worker)
 
     def _run_post_items(self, conn: psycopg.Connection, batch: list[TocEntry],
                         worker: str) -> None:
-        """Several post-data items in one transaction, or one by one if that fails."""
-        if len(batch) > 1:
-            current = batch[0]
-            try:
-                with conn.transaction():
-                    for e in batch:
-                        current = e
-                        self.progress.start_entry(worker, e.label)
-                        stmt = self._entry_sql(e)
-                        if stmt.strip():
-                            conn.execute(stmt)  # type: ignore[arg-type]
-                    conn.execute(restore_state.mark_sql([e.id for e in batch]))
-            except psycopg.Error as exc:
-                if conn.broken or conn.closed:  # nothing to redo on a lost connection
-                    self._fail(current, exc, "creation")
-                    return
-                # Otherwise redone one by one below, to name the item at fault.
-            else:
-                for _entry in batch:
-                    self.progress.finish_entry(worker, 0)
-                with self.count_lock:
-                    self.result.entries += len(batch)
+        """Post-data items (indexes, constraints, ...) in one transaction."""
+        self._run_batch(conn, [(e, lambda e=e: self._apply_sql(conn, e))
+                               for e in batch], "creation", worker)
+
+    def _apply_data(self, conn: psycopg.Connection, e: TocEntry,
+                    chunks: Iterator[bytes]) -> int:
+        if e.copy is not None:
+            return _copy_in(conn, e, self._counted(chunks), freeze=self._freeze(e))
+        if e.create_sql.strip():
+            conn.execute(e.create_sql)  # type: ignore[arg-type]
+        return 0
+
+    def _apply_sql(self, conn: psycopg.Connection, e: TocEntry) -> int:
+        stmt = self._entry_sql(e)
+        if stmt.strip():
+            conn.execute(stmt)  # type: ignore[arg-type]
+        return 0
+
+    def _run_batch(self, conn: psycopg.Connection,
+                   batch: list[tuple[TocEntry, Callable[[], int]]], what: str,
+                   worker: str) -> None:
+        """Run entries in one transaction together with their resume records.
+
+        If the transaction fails and held several entries, each is run again on its own,
+        so that the error names the entry at fault (not on a lost connection: there is
+        nothing left to run them on).
+        """
+        done: list[tuple[TocEntry, int]] = []
+        current = batch[0][0]
+        try:
+            with conn.transaction():
+                for e, work in batch:
+                    current = e
+                    self.progress.start_entry(worker, e.label)
+                    done.append((e, work()))
+                conn.execute(restore_state.mark_sql([e.id for e, _ in batch]))
+        except (psycopg.Error, ArchiveError) as exc:
+            if len(batch) > 1 and not (conn.broken or conn.closed):
+                for item in batch:
+                    self._run_batch(conn, [item], what, worker)
                 return
-        for e in batch:
-            self._run_post_item(conn, e, worker)
+            self.progress.finish_entry(worker, 0)
+            self._fail(current, exc, what)
+            return
+        for _entry, rows in done:
+            self.progress.finish_entry(worker, rows)
+        with self.count_lock:
+            self.result.rows += sum(rows for _, rows in done)
+            self.result.entries += len(done)
 
     def _freeze(self, e: TocEntry) -> bool:
         """Whether to load with TRUNCATE + COPY FREEZE (see FREEZE_MIN).
@@ -725,23 +704,6 @@ class _Restore:
         for data in chunks:
             self.progress.advance(len(data))
             yield data
-
-    def _run_post_item(self, conn: psycopg.Connection, e: TocEntry,
-                       worker: str = "leader") -> None:
-        self.progress.start_entry(worker, e.label)
-        try:
-            with conn.transaction():
-                s = self._entry_sql(e)
-                if s.strip():
-                    conn.execute(s)  # type: ignore[arg-type]
-                conn.execute(restore_state.mark_sql([e.id]))
-        except psycopg.Error as exc:
-            self.progress.finish_entry(worker, 0)
-            self._fail(e, exc, "creation")
-            return
-        self.progress.finish_entry(worker, 0)
-        with self.count_lock:
-            self.result.entries += 1
 
     # ----------------------------------------------------------------- analyze
     def _analyze(self) -> None:
