@@ -121,6 +121,50 @@ def test_interrupted_restore_resumes_without_duplicates(
                   "WHERE nspname = '_pystream_migrate'") == 0
 
 
+def _wait_until(dsn: str, query: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if scalar(dsn, query):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the restore never reached the point where {what}")
+
+
+def test_interrupt_while_leaving_restoring_mode_still_leaves_it(
+    source_db: str, target_db: str, tmp_path: Path
+) -> None:
+    """SIGTERM that lands inside timescaledb_post_restore() must not cancel it."""
+    _slow_source(source_db)
+    archive = tmp_path / "db.psm"
+    dump(source_db, archive)
+    dbname = psycopg.conninfo.conninfo_to_dict(target_db)["dbname"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
+         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    _wait_until(target_db, "SELECT EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_database d"
+                " ON d.oid = s.setdatabase WHERE d.datname = current_database()"
+                " AND 'timescaledb.restoring=on' = ANY (s.setconfig))", proc,
+                "the target is in restoring mode")
+    # An open transaction that changed the same database settings holds the row that
+    # timescaledb_post_restore() must update: the restore waits inside it.
+    blocker = psycopg.connect(target_db)
+    try:
+        blocker.execute(psycopg.sql.SQL("ALTER DATABASE {} SET work_mem = '8MB'").format(
+            psycopg.sql.Identifier(dbname)))
+        _wait_until(target_db, "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE"
+                    " '%timescaledb_post_restore%' AND wait_event_type = 'Lock')", proc,
+                    "it waits in timescaledb_post_restore()")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+
+
 def _hypertable_with_six_chunks(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(

@@ -135,6 +135,32 @@ def _sigterm_to_interrupt() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, old)
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    Entering and leaving TimescaleDB's restoring mode must not be cut in half: an
+    interrupt there would cancel timescaledb_post_restore() and leave the target in
+    restoring mode.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
     log = log or (lambda _m: None)
     reader = ArchiveReader.open(opts.file)
@@ -229,13 +255,14 @@ class _Restore:
             restoring = False
             try:
                 if self.ts_schema is not None:
-                    try:
-                        timescale.pre_restore(leader, self.ts_schema)
-                    except MigrateError:
-                        if not o.resume:
-                            restore_state.drop(leader)  # nothing was restored
-                        raise
-                    restoring = True
+                    with _interrupts_deferred():
+                        try:
+                            timescale.pre_restore(leader, self.ts_schema)
+                        except MigrateError:
+                            if not o.resume:
+                                restore_state.drop(leader)  # nothing was restored
+                            raise
+                        restoring = True
                     self.log("target is in TimescaleDB restoring mode")
                 self._restore_body(leader)
             finally:
@@ -252,6 +279,10 @@ class _Restore:
         return self.result
 
     def _leave_restoring_mode(self, leader: psycopg.Connection) -> None:
+        with _interrupts_deferred():
+            self._post_restore(leader)
+
+    def _post_restore(self, leader: psycopg.Connection) -> None:
         assert self.ts_schema is not None
         try:
             if leader.closed or leader.broken:
