@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from pystream_migrate.catalog.prefetch import Prefetch
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
 
@@ -64,12 +65,17 @@ class CatalogContext:
     # as ("pg_type", oid) -> ("pg_extension", oid). Filled by the extensions family;
     # read_catalog makes a dependency on a member a dependency on the extension's entry.
     extension_members: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+    prefetch: Prefetch | None = None
 
     @property
     def server_version(self) -> int:
         return self.conn.info.server_version
 
     def query(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if params is None and self.prefetch is not None:
+            rows = self.prefetch.take(name)
+            if rows is not None:
+                return rows
         return fetch_all(self.conn, name, params)
 
     def report_unsupported(self, kind: str, schema: str | None, name: str, reason: str) -> None:
@@ -91,11 +97,20 @@ def collect_entries(ctx: CatalogContext) -> list[TocEntry]:
     return entries
 
 
-def read_catalog(conn: psycopg.Connection) -> Catalog:
-    """Read every object family and return the sorted TOC."""
-    ctx = CatalogContext(conn)
-    entries = collect_entries(ctx)
-    rows = ctx.query("depend")
+def read_catalog(conn: psycopg.Connection,
+                 helpers: list[psycopg.Connection] | None = None) -> Catalog:
+    """Read every object family and return the sorted TOC.
+
+    ``helpers`` are optional connections in the same snapshot as ``conn``; the
+    heaviest queries run on them ahead of time (:mod:`.prefetch`).
+    """
+    ctx = CatalogContext(conn, prefetch=Prefetch(helpers) if helpers else None)
+    try:
+        entries = collect_entries(ctx)
+        rows = ctx.query("depend")
+    finally:
+        if ctx.prefetch is not None:
+            ctx.prefetch.close()
     resolve_dependencies(
         entries,
         ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"]) for r in rows),
