@@ -31,12 +31,11 @@ WRITE_SETTINGS = {
 
 
 def _apply(conn: psycopg.Connection, settings: dict[str, str]) -> None:
-    for name, value in settings.items():
-        conn.execute(
-            sql.SQL("SELECT pg_catalog.set_config({}, {}, false)").format(
-                sql.Literal(name), sql.Literal(value)
-            )
-        )
+    """All settings in one round trip (it counts against a distant server)."""
+    conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+        sql.SQL("pg_catalog.set_config({}, {}, false)").format(
+            sql.Literal(name), sql.Literal(value))
+        for name, value in settings.items())))
 
 
 def configure_reader(conn: psycopg.Connection) -> None:
@@ -54,10 +53,12 @@ def configure_writer(conn: psycopg.Connection) -> None:
 
 def begin_snapshot(conn: psycopg.Connection, snapshot: str | None = None) -> str:
     """Start the REPEATABLE READ READ ONLY transaction; export or import its snapshot."""
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    begin = sql.SQL("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     if snapshot is None:
+        conn.execute(begin)
         row = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
         assert row is not None
         return str(row[0])
-    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    # One round trip: both statements go as one query.
+    conn.execute(sql.SQL("{}; SET TRANSACTION SNAPSHOT {}").format(begin, sql.Literal(snapshot)))
     return snapshot
