@@ -184,3 +184,42 @@ def test_wrong_password() -> None:
         assert "password authentication failed" in line
         assert "PGPASSWORD" in line  # says where a password can come from
         assert "wrong-one" not in res.stderr and "right-one" not in res.stderr
+
+
+def test_a_role_that_cannot_read_everything(pg_server, make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Row-level security and a missing SELECT grant: exit 5, the table named, no file."""
+    source = make_db("src", timescaledb=True)
+    role = "psm_limited_" + source.rsplit("_", 1)[-1].split()[0]
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.a AS SELECT g AS id FROM generate_series(1, 10) g;"
+            "CREATE TABLE public.guarded AS SELECT g AS id FROM generate_series(1, 10) g;"
+            "CREATE TABLE public.z AS SELECT g AS id FROM generate_series(1, 10) g;"
+            "ALTER TABLE public.guarded ENABLE ROW LEVEL SECURITY;"
+            "CREATE POLICY few ON public.guarded USING (id < 5);")
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(
+            sql.Identifier(role)))
+    as_role = psycopg.conninfo.make_conninfo(source, user=role)
+    path = tmp_path / "limited.psm"
+    try:
+        res = cli("dump", "-d", as_role, "-f", str(path), "--progress", "none", check=False)
+        line = _one_line(res)
+        assert res.returncode == errors.EXIT_PRECONDITION
+        assert "public.guarded" in line and "row-level security" in line
+        assert "BYPASSRLS" in line
+        assert not path.exists() and not list(tmp_path.glob("*.partial"))
+
+        with psycopg.connect(source, autocommit=True) as conn:
+            conn.execute(sql.SQL("REVOKE SELECT ON public.z FROM {}").format(
+                sql.Identifier(role)))
+        res = cli("dump", "-d", as_role, "-f", str(path), "--progress", "none", check=False)
+        line = _one_line(res)
+        assert res.returncode == errors.EXIT_PRECONDITION
+        assert "permission denied for table z" in line and "pg_read_all_data" in line
+        assert repr(role) in line
+        assert not path.exists()
+    finally:
+        with psycopg.connect(source, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

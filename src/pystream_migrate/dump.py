@@ -27,12 +27,12 @@ import psycopg
 from psycopg import sql
 
 from pystream_migrate import __version__
-from pystream_migrate.archive import ArchiveWriter, EntryStats
+from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
-from pystream_migrate.copyio import copy_out
-from pystream_migrate.errors import MigrateError
+from pystream_migrate.copyio import copy_out_many
+from pystream_migrate.errors import MigrateError, PreconditionFailed
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.selection import (
     Selection,
@@ -142,9 +142,16 @@ def _lock_tables(conn: psycopg.Connection, skip: list[int]) -> int:
     for i in range(0, len(rows), batch):
         # ONLY: without it, locking a hypertable would lock every one of its chunks.
         names = [sql.SQL("ONLY {}").format(sql.SQL(r["qualified"])) for r in rows[i : i + batch]]
-        conn.execute(
-            sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(names))
-        )
+        try:
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(names))
+            )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PreconditionFailed(
+                f"the dumping role {conn.info.user!r} cannot read every table: "
+                f"{exc.diag.message_primary}",
+                hint="dump as a superuser or a role with pg_read_all_data",
+            ) from None
     return len(rows)
 
 
@@ -167,22 +174,43 @@ def _copy_statement(entry: TocEntry, fmt: str) -> sql.Composed:
     return sql.SQL("COPY {} ({}) TO STDOUT{}").format(table, cols, options)
 
 
+def _copy_entries(
+    conn: psycopg.Connection, entries: list[TocEntry], writer: ArchiveWriter,
+    progress: Progress, worker: str, current: list[TocEntry],
+) -> list[EntryStats]:
+    """Copy entries in the caller's transaction, their COPY statements sent as one query.
+
+    ``current[0]`` is kept on the entry being copied, for the error message.
+    """
+    stats: list[EntryStats] = []
+    open_writers: list[EntryWriter] = []
+
+    def sink_for(i: int) -> Callable[[bytes], None]:
+        entry = entries[i]
+        current[0] = entry
+        ew = writer.open_entry(entry.id)
+        open_writers.append(ew)
+        progress.start_entry(worker, entry.label)
+
+        def sink(data: bytes) -> None:
+            ew.write(data)
+            progress.advance(len(data))
+        return sink
+
+    def done(i: int, rows: int) -> None:
+        stats.append(open_writers[-1].close(rows))
+        progress.finish_entry(worker, rows)
+
+    statements = [_copy_statement(e, e.info.get("copy_format", "text")) for e in entries]
+    copy_out_many(conn, statements, sink_for, done)
+    return stats
+
+
 def _copy_entry(
     conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter, progress: Progress,
     worker: str,
 ) -> EntryStats:
-    fmt = entry.info.get("copy_format", "text")
-    ew = writer.open_entry(entry.id)
-    progress.start_entry(worker, entry.label)
-
-    def sink(data: bytes) -> None:
-        ew.write(data)
-        progress.advance(len(data))
-
-    rows = copy_out(conn, _copy_statement(entry, fmt), sink)
-    stats = ew.close(rows)
-    progress.finish_entry(worker, rows)
-    return stats
+    return _copy_entries(conn, [entry], writer, progress, worker, [entry])[0]
 
 
 def _lock_and_copy(
@@ -255,6 +283,7 @@ def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
 
 
 CATALOG_ATTEMPTS = 3
+CATALOG_HELPERS = 2  # at most, and never more than --jobs
 
 
 def _snapshot_and_catalog(
@@ -268,20 +297,46 @@ def _snapshot_and_catalog(
     snapshot no longer has that table.
     """
     configure_reader(leader)
+    helpers = _catalog_helpers(opts)
+    try:
+        return _read_source(leader, helpers, opts, log)
+    finally:
+        for h in helpers:
+            h.close()
+
+
+def _catalog_helpers(opts: DumpOptions) -> list[psycopg.Connection]:
+    """Connections that run the heaviest catalog queries ahead (catalog/prefetch.py)."""
+    helpers: list[psycopg.Connection] = []
+    for _ in range(min(opts.jobs, CATALOG_HELPERS)):
+        conn = connect(opts.dsn)
+        helpers.append(conn)
+        configure_reader(conn)
+    return helpers
+
+
+def _read_source(
+    leader: psycopg.Connection, helpers: list[psycopg.Connection], opts: DumpOptions,
+    log: Log,
+) -> tuple[str, dict[str, Any], TimescaleInfo, dict[int, dict[str, Any]], Catalog]:
     for attempt in range(1, CATALOG_ATTEMPTS + 1):
         snapshot = begin_snapshot(leader)
         try:
+            for h in helpers:
+                begin_snapshot(h, snapshot)
             facts = _source_facts(leader)
             tsinfo = extension_info(leader)
             roles = relation_roles(leader, tsinfo)
             chunk_relids = [relid for relid, r in roles.items() if r["role"] == "chunk"]
             locked = _lock_tables(leader, chunk_relids)
             log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
-            catalog = read_catalog(leader)
+            catalog = read_catalog(leader, helpers)
             inspect_source(leader, tsinfo, catalog)
             return snapshot, facts, tsinfo, roles, catalog
         except (psycopg.errors.InternalError_, psycopg.errors.UndefinedTable) as exc:
             leader.rollback()
+            for h in helpers:
+                h.rollback()
             if attempt == CATALOG_ATTEMPTS:
                 raise MigrateError(
                     f"the source's schema kept changing while it was read "
@@ -330,14 +385,11 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     try:
         writer = ArchiveWriter(out.fh, header, [e.to_json() for e in entries],
                                level=opts.compress)
-        progress = make_progress(opts.progress)
-        try:
+        with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(int(e.info.get("est_bytes") or 0)
                                                    for e in data),
                            total_entries=len(data))
             stats = _copy_all(leader, snapshot, opts, data, writer, log, progress, dropped)
-        finally:
-            progress.close()
         for e in dropped:
             warnings.append(f"{e.label} was dropped while the dump ran (a retention policy "
                             "or drop_chunks); restore leaves this chunk out")
@@ -399,20 +451,30 @@ def _copy_all(
     lock = threading.Lock()
     done = [0]
 
-    def copy_one(conn: psycopg.Connection, name: str, entry: TocEntry,
-                 action: Callable[[TocEntry], EntryStats]) -> None:
+    def record(name: str, batch: list[TocEntry], copied: list[EntryStats]) -> None:
+        with lock:
+            for entry, st in zip(batch, copied, strict=True):
+                stats.append(st)
+                done[0] += 1
+                if opts.verbose > 1:
+                    log(f"[{done[0]}/{len(rest)}] {entry.label}: {st.rows} rows")
+
+    def copy_one(conn: psycopg.Connection, name: str, entry: TocEntry) -> None:
         try:
-            st = _guarded(entry, lambda: action(entry))
+            st = _guarded(entry, lambda: _lock_and_copy(conn, entry, writer, progress, name))
         except _ChunkDropped:
             progress.finish_entry(name, 0)
             with lock:
                 dropped.append(entry)
             return
-        with lock:
-            stats.append(st)
-            done[0] += 1
-            if opts.verbose > 1:
-                log(f"[{done[0]}/{len(rest)}] {entry.label}: {st.rows} rows")
+        record(name, [entry], [st])
+
+    def copy_batch(conn: psycopg.Connection, name: str, batch: list[TocEntry]) -> None:
+        # Every table of the batch is locked: none can be dropped under the copy.
+        current = [batch[0]]
+        copied = _guarded_many(current, lambda: _copy_entries(
+            conn, batch, writer, progress, name, current))
+        record(name, batch, copied)
 
     def worker(name: str) -> None:
         try:
@@ -427,16 +489,13 @@ def _copy_all(
                 if not batch:
                     return
                 if len(batch) > 1 and _lock_batch(conn, snapshot, batch):
-                    for entry in batch:
-                        copy_one(conn, name, entry, lambda e: _copy_entry(
-                            conn, e, writer, progress, name))
+                    copy_batch(conn, name, batch)
                     conn.rollback()  # read-only: ends the transaction, releases the locks
                     continue
                 # A large table, or a batch one of whose tables is gone: one at a time.
                 for entry in batch:
                     begin_snapshot(conn, snapshot)
-                    copy_one(conn, name, entry, lambda e: _lock_and_copy(
-                        conn, e, writer, progress, name))
+                    copy_one(conn, name, entry)
                     conn.rollback()
         except BaseException as exc:
             failure.append(exc)
@@ -499,9 +558,16 @@ class _ChunkDropped(Exception):
 
 def _guarded(entry: TocEntry, action: Callable[[], EntryStats]) -> EntryStats:
     """Run one entry's copy; turn a server error into a one-line error naming the entry."""
+    return _guarded_many([entry], lambda: [action()])[0]
+
+
+def _guarded_many(current: list[TocEntry],
+                  action: Callable[[], list[EntryStats]]) -> list[EntryStats]:
+    """Run copies; a server error becomes a one-line error naming ``current[0]``."""
     try:
         return action()
     except psycopg.errors.UndefinedTable:
+        entry = current[0]
         if entry.info.get("chunk"):
             # Nothing can stop drop_chunks short of locking every chunk, which does not
             # fit the lock table; the chunk is left out, consistently, at restore.
@@ -510,6 +576,13 @@ def _guarded(entry: TocEntry, action: Callable[[], EntryStats]) -> EntryStats:
             f"{entry.label} was dropped while the dump ran",
             hint="run the dump again; pause retention jobs or DDL on the source during it",
         ) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        msg = exc.diag.message_primary or str(exc).splitlines()[0]
+        raise PreconditionFailed(
+            f"dump of {current[0].label} failed: {msg}",
+            hint="dump as a superuser, the table's owner, or a role with pg_read_all_data; "
+                 "where row-level security is on, the role also needs BYPASSRLS",
+        ) from None
     except psycopg.Error as exc:
         msg = exc.diag.message_primary or str(exc).splitlines()[0]
-        raise MigrateError(f"dump of {entry.label} failed: {msg}") from None
+        raise MigrateError(f"dump of {current[0].label} failed: {msg}") from None

@@ -41,6 +41,7 @@ class Progress:
         self.entries_done = 0
         self.started = time.monotonic()
         self.workers: dict[str, str] = {}
+        self.failed = False
 
     # Called by dump and restore.
     def phase(self, name: str, *, total_bytes: int = 0, total_entries: int = 0) -> None:
@@ -72,10 +73,18 @@ class Progress:
             self.workers.pop(worker, None)
         self._on_change()
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """End the display; a failed run's last phase ends as "stopped", not "done"."""
+        self.failed = failed
         if self.phase_name:
             self._on_phase_end()
         self._on_close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        self.close(failed=exc_type is not None)
 
     # Snapshot of the numbers, for the displays.
     def snapshot(self) -> dict[str, Any]:
@@ -133,7 +142,8 @@ class PlainProgress(Progress):
             print(self._line(), file=self.stream, flush=True)
 
     def _on_phase_end(self) -> None:
-        print(self._line() + ", done", file=self.stream, flush=True)
+        end = "stopped" if self.failed else "done"
+        print(f"{self._line()}, {end}", file=self.stream, flush=True)
 
 
 class JsonProgress(Progress):
@@ -155,7 +165,7 @@ class JsonProgress(Progress):
             self._emit("progress")
 
     def _on_phase_end(self) -> None:
-        self._emit("done")
+        self._emit("stopped" if self.failed else "done")
 
 
 class RichProgress(Progress):
@@ -217,7 +227,7 @@ class RichProgress(Progress):
         for t in self._worker_tasks.values():
             self._bar.remove_task(t)
         self._worker_tasks.clear()
-        if self._task is not None and self.total_bytes:
+        if self._task is not None and self.total_bytes and not self.failed:
             self._bar.update(self._task, completed=max(self.bytes, self.total_bytes))
         self._bar.stop()
 
