@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import psycopg
 
 from pystream_migrate import __version__
+from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.connection import mask_password
 from pystream_migrate.errors import EXIT_FAILURE, EXIT_INTERRUPTED, MigrateError
 
@@ -38,8 +39,8 @@ def _level(value: str) -> int:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if n < 0 or n > 22:
-        raise argparse.ArgumentTypeError("zstd levels go from 0 (off) to 22")
+    if n < 1 or n > 22:
+        raise argparse.ArgumentTypeError("zstd levels go from 1 (fastest) to 22 (smallest)")
     return n
 
 
@@ -90,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="archive to write; '-' writes to standard output")
     dump.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N",
                       help="parallel COPY workers (default 2)")
-    dump.add_argument("-Z", "--compress", type=_level, default=3, metavar="LEVEL",
-                      help="zstd level, 0-22 (default 3)")
+    dump.add_argument("-Z", "--compress", type=_level, default=DEFAULT_LEVEL, metavar="LEVEL",
+                      help=f"zstd level, 1-22 (default {DEFAULT_LEVEL}); higher is smaller "
+                           "and slower")
     dump.add_argument("--exclude-table-data", action="append", default=[], metavar="PATTERN",
                       help="dump the definition but not the rows of matching tables")
     dump.add_argument("--copy-format", choices=("text", "binary"), default="text",

