@@ -81,6 +81,18 @@ def _slow_source(dsn: str) -> None:
         )
 
 
+def _restore_slow_source(source_db: str, target_db: str,
+                         tmp_path: Path) -> tuple[Path, subprocess.Popen[bytes]]:
+    """Dump a source that takes a while to restore; start restoring it with -j 2."""
+    _slow_source(source_db)
+    archive = tmp_path / "db.psm"
+    dump(source_db, archive)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
+         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    return archive, proc
+
+
 def _wait_for_progress(target: str, proc: subprocess.Popen[bytes], minimum: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -98,12 +110,7 @@ def _wait_for_progress(target: str, proc: subprocess.Popen[bytes], minimum: int)
 def test_interrupted_restore_resumes_without_duplicates(
     source_db: str, target_db: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    _slow_source(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
-         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    archive, proc = _restore_slow_source(source_db, target_db, tmp_path)
     _wait_for_progress(target_db, proc, minimum=30)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
@@ -115,6 +122,22 @@ def test_interrupted_restore_resumes_without_duplicates(
     again = restore(target_db, archive, check=False)
     assert again.returncode == 5 and "--resume" in again.stderr
     restore(target_db, archive, "--resume", "-j", "2")
+    assert_same_data(source_db, target_db)
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+    assert scalar(target_db, "SELECT count(*) FROM pg_namespace "
+                  "WHERE nspname = '_pystream_migrate'") == 0
+
+
+def test_clean_starts_over_after_a_killed_restore(source_db: str, target_db: str,
+                                                  tmp_path: Path) -> None:
+    """SIGKILL leaves restoring mode on and the resume records behind; --clean copes."""
+    archive, proc = _restore_slow_source(source_db, target_db, tmp_path)
+    _wait_for_progress(target_db, proc, minimum=30)
+    proc.kill()
+    proc.communicate(timeout=120)
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "on"
+    res = restore(target_db, archive, "--clean", "-j", "2")
+    assert "still in TimescaleDB restoring mode" in res.stderr
     assert_same_data(source_db, target_db)
     assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
     assert scalar(target_db, "SELECT count(*) FROM pg_namespace "
@@ -134,13 +157,8 @@ def test_interrupt_while_leaving_restoring_mode_still_leaves_it(
     source_db: str, target_db: str, tmp_path: Path
 ) -> None:
     """SIGTERM that lands inside timescaledb_post_restore() must not cancel it."""
-    _slow_source(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive)
     dbname = psycopg.conninfo.conninfo_to_dict(target_db)["dbname"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
-         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    _archive, proc = _restore_slow_source(source_db, target_db, tmp_path)
     _wait_until(target_db, "SELECT EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_database d"
                 " ON d.oid = s.setdatabase WHERE d.datname = current_database()"
                 " AND 'timescaledb.restoring=on' = ANY (s.setconfig))", proc,
@@ -251,12 +269,7 @@ def test_chunks_dropped_while_data_is_copied_are_left_out_consistently(
 
 def test_a_dropped_worker_connection_fails_clearly(source_db: str, target_db: str,
                                                    tmp_path: Path) -> None:
-    _slow_source(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
-         str(archive), "-j", "2"], stderr=subprocess.PIPE, text=True)
+    _archive, proc = _restore_slow_source(source_db, target_db, tmp_path)
     deadline = time.monotonic() + 120
     killed = 0
     while not killed and time.monotonic() < deadline and proc.poll() is None:
@@ -266,7 +279,8 @@ def test_a_dropped_worker_connection_fails_clearly(source_db: str, target_db: st
             "AND state = 'active'")) or 0)
         time.sleep(0.02)
     assert killed, "no COPY was seen to interrupt"
-    _, err = proc.communicate(timeout=120)
+    _, out = proc.communicate(timeout=120)
+    err = out.decode()
     assert proc.returncode == 1
     errors = [ln for ln in err.splitlines() if ": error: " in ln]
     assert len(errors) == 1, err

@@ -99,3 +99,54 @@ def test_continue_on_error_lists_every_failure(archive: tuple[str, Path],
     errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
     assert len(errors) > 3
     assert "restore finished with" in errors[-1]
+
+
+FAILING_INDEX_SQL = """
+CREATE FUNCTION public.picky(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('psm.refuse', true) = 'on' THEN
+        RAISE EXCEPTION 'picky refuses to index here';
+    END IF;
+    RETURN x;
+END $$;
+CREATE TABLE public.t (a int, b int, c int, d int, e int);
+INSERT INTO public.t SELECT g, g, g, g, g FROM generate_series(1, 100) g;
+CREATE INDEX t_a ON public.t (a);
+CREATE INDEX t_b ON public.t (b);
+CREATE INDEX t_c ON public.t (public.picky(c));
+CREATE INDEX t_d ON public.t (d);
+CREATE INDEX t_e ON public.t (e);
+"""
+
+
+def test_a_failing_index_is_named_and_the_others_are_built(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Post-data items go to the server several to a script; a failure still names its item."""
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(FAILING_INDEX_SQL)
+    path = tmp_path / "db.psm"
+    dump(source, path)
+
+    def refusing_target(name: str) -> str:
+        target: str = make_db(name)
+        dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} SET psm.refuse = 'on'").format(
+                sql.Identifier(dbname)))
+        return target
+
+    res = restore(refusing_target("tgt1"), path, "-j", "1", check=False)
+    assert res.returncode == 1
+    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    assert len(errors) == 1, res.stderr
+    assert "INDEX public.t_c" in errors[0] and "picky refuses to index here" in errors[0]
+
+    target = refusing_target("tgt2")
+    res = restore(target, path, "-j", "1", "--continue-on-error", check=False)
+    assert res.returncode == 1
+    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    assert len(errors) == 2 and "INDEX public.t_c" in errors[0], res.stderr
+    with psycopg.connect(target) as conn:
+        built = {r for (r,) in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = 't'")}
+    assert built == {"t_a", "t_b", "t_d", "t_e"}

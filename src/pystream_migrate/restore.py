@@ -230,10 +230,13 @@ class _Restore:
     # ----------------------------------------------------------------- main flow
     def run(self) -> RestoreResult:
         self.progress = make_progress(self.opts.progress)
+        failed = True
         try:
-            return self._run()
+            result = self._run()
+            failed = bool(result.errors)
+            return result
         finally:
-            self.progress.close()
+            self.progress.close(failed=failed)
 
     def _run(self) -> RestoreResult:
         o = self.opts
@@ -249,7 +252,9 @@ class _Restore:
             if o.clean and not o.resume:
                 # Before restoring mode: dropping a hypertable then goes through
                 # TimescaleDB, which removes its chunks and catalog rows too.
+                self._leave_leftover_restoring_mode(leader)
                 self._clean(leader)
+                restore_state.drop(leader)  # an interrupted restore's records, if any
             if not o.resume:
                 restore_state.create(leader, self.identity)
             restoring = False
@@ -277,6 +282,17 @@ class _Restore:
         finally:
             leader.close()
         return self.result
+
+    def _leave_leftover_restoring_mode(self, leader: psycopg.Connection) -> None:
+        """A restore that was killed (SIGKILL, a crash) left the target in restoring mode."""
+        if self.ts_schema is None:
+            return
+        if timescale.restoring(leader):
+            print("pystream-migrate: warning: the target was still in TimescaleDB restoring "
+                  "mode (an earlier restore was killed); leaving it before --clean",
+                  file=sys.stderr, flush=True)
+            with _interrupts_deferred():
+                timescale.post_restore(leader, self.ts_schema)
 
     def _leave_restoring_mode(self, leader: psycopg.Connection) -> None:
         with _interrupts_deferred():
@@ -358,7 +374,7 @@ class _Restore:
             self.done = restore_state.load(leader, self.identity)
             self.log(f"resuming: {len(self.done)} entries were already done")
             return
-        if has_state:
+        if has_state and not o.clean:
             raise PreconditionFailed(
                 f"the target {where} holds an interrupted restore",
                 hint="finish it with --resume, or start again with --clean",
@@ -549,13 +565,7 @@ class _Restore:
         while i < len(entries):
             batch = entries[i : i + DDL_BATCH]
             i += len(batch)
-            script = "\n".join(self._entry_sql(e) for e in batch)
-            try:
-                with conn.transaction():
-                    if script.strip():
-                        conn.execute(script)  # type: ignore[arg-type]
-                    conn.execute(restore_state.mark_sql([e.id for e in batch]))
-            except psycopg.Error:
+            if not self._run_script(conn, batch):
                 # Find the failing entry: run the batch one entry at a time.
                 for e in batch:
                     try:
@@ -666,9 +676,36 @@ class _Restore:
 
     def _run_post_items(self, conn: psycopg.Connection, batch: list[TocEntry],
                         worker: str) -> None:
-        """Post-data items (indexes, constraints, ...) in one transaction."""
+        """Post-data items (indexes, constraints, ...) in one transaction.
+
+        Sent as one script first (one round trip); if that fails, item by item, so
+        that the error names the item at fault.
+        """
+        if len(batch) > 1:
+            self.progress.start_entry(worker, f"{batch[0].label} and {len(batch) - 1} more")
+            if self._run_script(conn, batch):
+                for _ in batch:
+                    self.progress.finish_entry(worker, 0)
+                with self.count_lock:
+                    self.result.entries += len(batch)
+                return
         self._run_batch(conn, [(e, lambda e=e: self._apply_sql(conn, e))
                                for e in batch], "creation", worker)
+
+    def _run_script(self, conn: psycopg.Connection, batch: list[TocEntry]) -> bool:
+        """Run the entries' SQL and their resume record as one script in one transaction.
+
+        False if it failed: nothing of it stays, and the caller runs the entries one by
+        one to name the one at fault (or to report the lost connection).
+        """
+        script = "\n".join([*(self._entry_sql(e) for e in batch),
+                            restore_state.mark_sql([e.id for e in batch]).as_string(conn)])
+        try:
+            with conn.transaction():
+                conn.execute(script)  # type: ignore[arg-type]
+        except psycopg.Error:
+            return False
+        return True
 
     def _apply_data(self, conn: psycopg.Connection, e: TocEntry,
                     chunks: Iterator[bytes]) -> int:
