@@ -42,6 +42,7 @@ from pystream_migrate.connection import with_dbname  # noqa: E402
 from pystream_migrate.localcluster import LocalCluster  # noqa: E402
 
 RSS_LIMIT_MB = 300.0
+SETTLE_LIMIT_S = 60.0  # the longest wait for autovacuum between two steps
 SOURCE_DB = "bench_source"
 
 
@@ -181,6 +182,19 @@ class Bench:
         name = f"bench_target_{self.target_seq}"
         return name, recreate_db(self.admin_dsn, name)
 
+    def settle(self) -> None:
+        """Let the server finish what the previous step left behind (dirty buffers, the
+        autovacuum of tables just loaded), so that it does not run during the next step."""
+        deadline = time.monotonic() + SETTLE_LIMIT_S
+        with admin(self.admin_dsn) as conn:
+            conn.execute("CHECKPOINT")
+            while time.monotonic() < deadline:
+                busy = conn.execute("SELECT count(*) FROM pg_catalog.pg_stat_activity "
+                                    "WHERE backend_type = 'autovacuum worker'").fetchone()
+                if not busy or not busy[0]:
+                    break
+                time.sleep(0.5)
+
     def check(self, m: Measurement, target_name: str, target: str) -> Measurement:
         diffs = verify.compare_databases(self.source, target, jobs=self.jobs)
         m.data_ok = not diffs
@@ -234,13 +248,14 @@ class Bench:
         op = "pg_restore" if jobs <= 1 else f"pg_restore -j {jobs}"
         return self.check(measured(op, run, [p], time.monotonic() - started), name, target)
 
-    def psm_restore(self, run: int, archive: Path) -> Measurement:
+    def psm_restore(self, run: int, archive: Path, *, analyze: bool = True) -> Measurement:
         name, target = self.fresh_target()
+        extra = [] if analyze else ["--no-analyze"]
         p = run_child("pystream-migrate restore",
                       [*self.psm, "restore", "-d", target, "-f", str(archive),
-                       "-j", str(self.jobs), "--progress", "none", "-v"])
-        return self.check(measured(f"pystream-migrate restore -j {self.jobs}", run, [p],
-                                   p.wall_s), name, target)
+                       "-j", str(self.jobs), "--progress", "none", "-v", *extra])
+        return self.check(measured(" ".join([f"pystream-migrate restore -j {self.jobs}",
+                                             *extra]), run, [p], p.wall_s), name, target)
 
     # ---- end to end
     def pipe(self, run: int) -> Measurement:
@@ -281,6 +296,9 @@ TARGETS = [
      "speedup", 2.0),
     ("pipe_vs_b2b", "pipe >= 2x faster than pg_dump -Fc + pg_restore", "b2b", "pipe",
      "speedup", 2.0),
+    # Not a target of its own: the same work as pg_restore, which runs no ANALYZE.
+    ("restore_same_work_vs_serial", "restore --no-analyze >= 2x faster than serial "
+     "pg_restore (the same work)", "pgr", "psm_restore_same_work", "speedup", 2.0),
 ]
 
 
@@ -400,12 +418,14 @@ def summarise(results: list[Measurement], keys: dict[str, str], runs: int) -> di
             entry["reason"] = (f"pystream-migrate's result was incorrect in {wrong} run(s): "
                                "its time does not count")
         targets.append(entry)
-    psm_ops = [keys[k] for k in ("psm_dump", "psm_restore", "pipe") if k in keys]
+    psm_ops = [keys[k] for k in ("psm_dump", "psm_restore", "psm_restore_same_work", "pipe")
+               if k in keys]
     rss = max((ops[o]["peak_rss_mb_max"] for o in psm_ops if o in ops), default=0.0)
     targets.append({"key": "peak_rss", "target": f"peak RSS < {RSS_LIMIT_MB:.0f} MB "
                     "(every pystream-migrate process)", "value_mb": rss,
                     "status": "PASS" if rss < RSS_LIMIT_MB else "MISS"})
-    psm_restores = [m for m in results if m.op in (keys.get("psm_restore"), keys.get("pipe"))]
+    psm_restores = [m for m in results if m.op in (
+        keys.get("psm_restore"), keys.get("psm_restore_same_work"), keys.get("pipe"))]
     good = all(m.correct for m in psm_restores)
     targets.append({"key": "correct", "target": "every pystream-migrate restore correct "
                     "(compare_databases clean and exit status 0)",
@@ -571,6 +591,7 @@ def bench(a: argparse.Namespace, admin_dsn: str, pg_bindir: Path | None, work: P
     j = a.jobs
     keys = {"psm_dump": f"pystream-migrate dump -j {j}",
             "psm_restore": f"pystream-migrate restore -j {j}",
+            "psm_restore_same_work": f"pystream-migrate restore -j {j} --no-analyze",
             "pipe": f"pystream-migrate dump | restore -j {j}"}
     if pg_bindir is not None:
         keys |= {"fc": "pg_dump -Fc", "fd": f"pg_dump -Fd -j {j}", "pgr": "pg_restore",
@@ -584,11 +605,14 @@ def bench(a: argparse.Namespace, admin_dsn: str, pg_bindir: Path | None, work: P
                       lambda r=run: b.pg_dump_fd(r, fd), lambda r=run: b.pg_restore(r, fc, 1),
                       lambda r=run: b.psm_restore(r, psm),
                       lambda r=run: b.pg_restore(r, fc, j),
+                      lambda r=run: b.psm_restore(r, psm, analyze=False),
                       lambda r=run: b.back_to_back(r, fc), lambda r=run: b.pipe(r)]
         else:
             steps += [lambda r=run: b.psm_dump(r, psm), lambda r=run: b.psm_restore(r, psm),
+                      lambda r=run: b.psm_restore(r, psm, analyze=False),
                       lambda r=run: b.pipe(r)]
         for step in steps:
+            b.settle()
             m = step()
             results.append(m)
             status = "" if m.correct is None else ("  correct" if m.correct else
