@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pystream_migrate.localcluster import LocalCluster
 from tests.migrate_support import (
     assert_same_data,
     cli,
@@ -139,3 +140,37 @@ def test_schema_only_dump(populated_source: str, target_db: str, tmp_path: Path)
     assert scalar(target_db, "SELECT count(*) FROM public.metrics") == 0
     q = "SELECT count(*) FROM show_chunks('public.metrics')"
     assert scalar(target_db, q) == scalar(populated_source, q)
+
+
+PLAIN_SOURCE_SQL = """
+CREATE EXTENSION pg_trgm;
+CREATE TABLE public.notes (id serial PRIMARY KEY, body text NOT NULL);
+INSERT INTO public.notes (body) SELECT 'note ' || g FROM generate_series(1, 2000) g;
+CREATE INDEX notes_body_trgm ON public.notes USING gin (body gin_trgm_ops);
+CREATE TABLE public.parts (k int NOT NULL, v int) PARTITION BY RANGE (k);
+CREATE TABLE public.parts_low PARTITION OF public.parts FOR VALUES FROM (0) TO (100);
+CREATE TABLE public.parts_high PARTITION OF public.parts FOR VALUES FROM (100) TO (200);
+INSERT INTO public.parts SELECT g, g * 2 FROM generate_series(0, 199) g;
+"""
+
+
+def test_plain_postgres_without_timescaledb(tmp_path: Path) -> None:
+    """A database without TimescaleDB moves to a server that does not even load it."""
+    with LocalCluster(settings={"shared_preload_libraries": "''"}) as cluster:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE plain_source")
+            conn.execute("CREATE DATABASE plain_target")
+        source, target = cluster.dsn("plain_source"), cluster.dsn("plain_target")
+        with psycopg.connect(source, autocommit=True) as conn:
+            conn.execute(PLAIN_SOURCE_SQL)  # type: ignore[arg-type]
+        archive = tmp_path / "plain.psm"
+        dump(source, archive, "-j", "2")
+        restore(target, archive, "-j", "2")
+        assert_same_data(source, target)
+        assert_same_schema(source, target)
+        with psycopg.connect(target, autocommit=True) as conn:
+            new_id = conn.execute("INSERT INTO public.notes (body) VALUES ('fresh') "
+                                  "RETURNING id").fetchone()[0]  # type: ignore[index]
+            assert new_id == 2001
+            assert conn.execute("SELECT count(*) FROM pg_extension "
+                                "WHERE extname = 'timescaledb'").fetchone()[0] == 0  # type: ignore[index]
