@@ -48,6 +48,19 @@ def test_clean_restores_over_a_previous_restore(archive: tuple[str, Path],
     assert_same_data(source, target_db)
 
 
+def test_clean_if_exists_copes_with_objects_already_gone(archive: tuple[str, Path],
+                                                         target_db: str) -> None:
+    """After a partial restore a table may be missing: its drops are skipped, not fatal."""
+    source, path = archive
+    restore(target_db, path)
+    with psycopg.connect(target_db, autocommit=True) as conn:
+        # CASCADE: its view, constraints and chunks go too.
+        conn.execute("DROP TABLE public.metrics CASCADE")
+    res = restore(target_db, path, "--clean", "--if-exists")
+    assert "error" not in res.stderr
+    assert_same_data(source, target_db)
+
+
 def test_use_list_restores_only_listed_entries(archive: tuple[str, Path], target_db: str,
                                                tmp_path: Path) -> None:
     _source, path = archive

@@ -845,6 +845,11 @@ _DROPPED_WITH_TABLE = frozenset({
 
 
 def _add_if_exists(stmt: str) -> str:
+    """The drop statement(s) of an entry, made harmless where the object is already gone."""
+    return "\n".join(_one_if_exists(part) for part in stmt.split("\n"))
+
+
+def _one_if_exists(stmt: str) -> str:
     # Multi-word kinds before their prefixes ("DROP OPERATOR FAMILY" before "DROP OPERATOR").
     for kw in ("DROP OPERATOR FAMILY ", "DROP OPERATOR CLASS ",
                "DROP TEXT SEARCH CONFIGURATION ", "DROP TEXT SEARCH DICTIONARY ",
@@ -858,7 +863,14 @@ def _add_if_exists(stmt: str) -> str:
                "DROP FOREIGN TABLE ", "DROP FOREIGN DATA WRAPPER ", "DROP EVENT TRIGGER "):
         if stmt.startswith(kw) and not stmt.startswith(kw + "IF EXISTS"):
             return kw + "IF EXISTS " + stmt[len(kw):]
-    stmt = stmt.replace("DROP CONSTRAINT ", "DROP CONSTRAINT IF EXISTS ")
+    # ALTER TABLE [ONLY] t DROP CONSTRAINT c / ALTER COLUMN ... DROP DEFAULT / ... ROW
+    # LEVEL SECURITY: the table itself may be gone too.
+    kw = "ALTER TABLE "
+    if stmt.startswith(kw) and not stmt.startswith(kw + "IF EXISTS"):
+        stmt = kw + "IF EXISTS " + stmt[len(kw):]
+        head, sep, tail = stmt.rpartition(" DROP CONSTRAINT ")
+        if sep and not tail.startswith("IF EXISTS"):
+            stmt = head + sep + "IF EXISTS " + tail
     return stmt
 
 
