@@ -37,25 +37,20 @@ def test_create_makes_the_database(archive: tuple[str, Path], pg_server) -> None
                 sql.Identifier(name)))
 
 
-def test_clean_restores_over_a_previous_restore(archive: tuple[str, Path],
-                                                target_db: str) -> None:
+@pytest.mark.parametrize("change", [
+    # Rows changed since a previous restore.
+    "DELETE FROM public.metrics WHERE device_id = 1;"
+    "INSERT INTO public.metrics (ts, device_id) VALUES ('2031-01-01', 2)",
+    # A table already gone (as after a partial restore): its drops must be skipped, not
+    # fatal. CASCADE takes its view, constraints and chunks along.
+    "DROP TABLE public.metrics CASCADE",
+], ids=["changed-rows", "table-gone"])
+def test_clean_restores_over_a_previous_restore(archive: tuple[str, Path], target_db: str,
+                                                change: str) -> None:
     source, path = archive
     restore(target_db, path)
     with psycopg.connect(target_db, autocommit=True) as conn:
-        conn.execute("DELETE FROM public.metrics WHERE device_id = 1")
-        conn.execute("INSERT INTO public.metrics (ts, device_id) VALUES ('2031-01-01', 2)")
-    restore(target_db, path, "--clean", "--if-exists")
-    assert_same_data(source, target_db)
-
-
-def test_clean_if_exists_copes_with_objects_already_gone(archive: tuple[str, Path],
-                                                         target_db: str) -> None:
-    """After a partial restore a table may be missing: its drops are skipped, not fatal."""
-    source, path = archive
-    restore(target_db, path)
-    with psycopg.connect(target_db, autocommit=True) as conn:
-        # CASCADE: its view, constraints and chunks go too.
-        conn.execute("DROP TABLE public.metrics CASCADE")
+        conn.execute(change)  # type: ignore[arg-type]
     res = restore(target_db, path, "--clean", "--if-exists")
     assert "error" not in res.stderr
     assert_same_data(source, target_db)
