@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import psycopg
 
 from pystream_migrate.sample import load_sample
-from tests.migrate_support import cli, dump, restore
+from tests.migrate_support import cli, dump, restore, scalar
 
 
 def test_verify_compares_source_and_target(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -19,6 +20,12 @@ def test_verify_compares_source_and_target(make_db, tmp_path: Path) -> None:  # 
     same = cli("verify", "--source", source, "--target", target)
     assert same.stdout == ""
     assert "source and target match" in same.stderr
+    # It says what it compared, in numbers a user can check.
+    chunks = scalar(source, "SELECT count(*) FROM timescaledb_information.chunks")
+    hypertables = scalar(source, "SELECT count(*) FROM timescaledb_information.hypertables")
+    assert f"TimescaleDB's {chunks} chunks" in same.stderr
+    assert f"{hypertables} hypertable" in same.stderr
+    assert re.search(r"\d+ tables with \d+ rows", same.stderr)
 
     with psycopg.connect(target, autocommit=True) as conn:
         conn.execute("UPDATE public.devices SET location = 'moved' WHERE id = 1")

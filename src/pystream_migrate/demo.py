@@ -15,7 +15,7 @@ from pystream_migrate.errors import DifferencesFound
 from pystream_migrate.localcluster import LocalCluster
 from pystream_migrate.restore import RestoreOptions, restore_archive
 from pystream_migrate.sample import load_sample
-from pystream_migrate.verify import compare_databases
+from pystream_migrate.verify import compare
 
 
 def say(text: str) -> None:
@@ -53,12 +53,11 @@ def run_demo(args: argparse.Namespace) -> int:
             f"{time.monotonic() - started:.1f}s with -j {jobs}, between "
             "timescaledb_pre_restore() and timescaledb_post_restore()")
 
-        diffs = compare_databases(source, target)
-        for d in diffs:
+        result = compare(source, target)
+        for d in result.diffs:
             say(f"verify: {d}")
-        if diffs:
-            raise DifferencesFound(f"verify found {len(diffs)} differences")
-        say("verify: source and target match (row counts and content fingerprints of every "
-            "table and chunk, sequences, hypertables, dimensions and chunks)")
+        if result.diffs:
+            raise DifferencesFound(f"verify found {len(result.diffs)} differences")
+        say(f"verify: source and target match: {result.describe()}")
     say("done; the server and its data are removed")
     return 0
