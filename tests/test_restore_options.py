@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -109,14 +111,18 @@ def test_continue_on_error_lists_every_failure(archive: tuple[str, Path],
     assert "restore finished with" in errors[-1]
 
 
-FAILING_INDEX_SQL = """
+# A function that fails on a target database where psm.refuse is on.
+PICKY_SQL = """
 CREATE FUNCTION public.picky(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('psm.refuse', true) = 'on' THEN
-        RAISE EXCEPTION 'picky refuses to index here';
+        RAISE EXCEPTION 'picky refuses to work here';
     END IF;
     RETURN x;
 END $$;
+"""
+
+FAILING_INDEX_SQL = PICKY_SQL + """
 CREATE TABLE public.t (a int, b int, c int, d int, e int);
 INSERT INTO public.t SELECT g, g, g, g, g FROM generate_series(1, 100) g;
 CREATE INDEX t_a ON public.t (a);
@@ -127,6 +133,16 @@ CREATE INDEX t_e ON public.t (e);
 """
 
 
+def _refusing_target(make_db, name: str) -> str:  # type: ignore[no-untyped-def]
+    """A fresh target database on which public.picky() fails."""
+    target: str = make_db(name)
+    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET psm.refuse = 'on'").format(
+            sql.Identifier(dbname)))
+    return target
+
+
 def test_a_failing_index_is_named_and_the_others_are_built(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Post-data items go to the server several to a script; a failure still names its item."""
     source = make_db("src", timescaledb=True)
@@ -135,21 +151,13 @@ def test_a_failing_index_is_named_and_the_others_are_built(make_db, tmp_path: Pa
     path = tmp_path / "db.psm"
     dump(source, path)
 
-    def refusing_target(name: str) -> str:
-        target: str = make_db(name)
-        dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
-        with psycopg.connect(target, autocommit=True) as conn:
-            conn.execute(sql.SQL("ALTER DATABASE {} SET psm.refuse = 'on'").format(
-                sql.Identifier(dbname)))
-        return target
-
-    res = restore(refusing_target("tgt1"), path, "-j", "1", check=False)
+    res = restore(_refusing_target(make_db, "tgt1"), path, "-j", "1", check=False)
     assert res.returncode == 1
     errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
     assert len(errors) == 1, res.stderr
-    assert "INDEX public.t_c" in errors[0] and "picky refuses to index here" in errors[0]
+    assert "INDEX public.t_c" in errors[0] and "picky refuses to work here" in errors[0]
 
-    target = refusing_target("tgt2")
+    target = _refusing_target(make_db, "tgt2")
     res = restore(target, path, "-j", "1", "--continue-on-error", check=False)
     assert res.returncode == 1
     errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
@@ -158,3 +166,28 @@ def test_a_failing_index_is_named_and_the_others_are_built(make_db, tmp_path: Pa
         built = {r for (r,) in conn.execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = 't'")}
     assert built == {"t_a", "t_b", "t_d", "t_e"}
+
+
+def test_a_failing_table_in_a_stream_is_named_and_the_others_load(make_db,  # type: ignore[no-untyped-def]
+                                                                  tmp_path: Path) -> None:
+    """From stdin, small tables load several to a transaction; a failure names its table."""
+    source = make_db("src", timescaledb=True)
+    tables = "".join(
+        f"CREATE TABLE public.s{i} (v int{' CHECK (public.picky(v) = v)' if i == 5 else ''});"
+        f"INSERT INTO public.s{i} SELECT g FROM generate_series(1, 20) g;" for i in range(10))
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(PICKY_SQL + tables)  # type: ignore[arg-type]
+    path = tmp_path / "db.psm"
+    dump(source, path)
+    target = _refusing_target(make_db, "tgt")
+    with open(path, "rb") as archive_in:
+        res = subprocess.run(
+            [sys.executable, "-m", "pystream_migrate", "restore", "-d", target, "-f", "-",
+             "-j", "1", "--continue-on-error"],
+            stdin=archive_in, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 1
+    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    assert len(errors) == 2, res.stderr
+    assert "TABLE DATA public.s5" in errors[0] and "picky refuses to work here" in errors[0]
+    for i in range(10):
+        assert scalar(target, f"SELECT count(*) FROM public.s{i}") == (0 if i == 5 else 20)

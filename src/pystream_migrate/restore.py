@@ -995,10 +995,17 @@ class _Scheduler:
         return st.raw_bytes if st is not None else int(e.info.get("est_bytes") or 0)
 
     def _batchable(self, e: TocEntry) -> bool:
-        """Small items share a transaction: a data entry of a file archive (it can be read
-        again if the batch has to be redone entry by entry), or a post-data item."""
+        """Small items share a transaction: a data entry that can be read again if the
+        batch has to be redone entry by entry (from a file archive, or complete in its
+        stream spool), or a post-data item."""
         if e.section is Section.DATA:
-            return not self.stream_mode and self._size(e) < SMALL_ENTRY
+            if not self.stream_mode:
+                return self._size(e) < SMALL_ENTRY
+            if e.copy is None:
+                return True
+            st = self.streams.get(e.id)
+            size = st.complete_size() if st is not None else None
+            return size is not None and size < SMALL_ENTRY
         return e.kind != "EVENT TRIGGER"
 
     def _take(self) -> list[TocEntry]:
@@ -1095,7 +1102,7 @@ class _Scheduler:
             return lambda: iter(())
         if self.stream_mode:
             st = self.streams[e.id]
-            return st.chunks
+            return st.replay if st.complete_size() is not None else st.chunks
         return lambda: self.r.reader.read_entry(e.id)
 
     def _worker(self, name: str) -> None:
@@ -1113,6 +1120,10 @@ class _Scheduler:
                     return
                 if batch[0].section is Section.DATA:
                     self.r._load_entries(conn, [(e, self._source(e)) for e in batch], name)
+                    if self.stream_mode:
+                        for e in batch:
+                            if e.id in self.streams:
+                                self.streams[e.id].release()
                 else:
                     self.r._run_post_items(conn, batch, name)
                 for e in batch:

@@ -4,6 +4,9 @@ The dump interleaves the blocks of the entries it copies in parallel. Reading st
 once, the dispatcher hands each entry to a worker as soon as its first block arrives.
 Until a worker takes an entry, its blocks go to a spool (memory up to a limit, then a
 temporary file), so the reader never waits for a busy worker and memory stays bounded.
+An entry that is complete in its spool before a worker takes it can be read more than
+once (:meth:`StreamedEntry.replay`): small ones are then loaded several to a
+transaction, and run again one by one if that transaction fails.
 """
 
 from __future__ import annotations
@@ -28,13 +31,43 @@ class StreamedEntry:
         self._live: queue.Queue[object] = queue.Queue(maxsize=4)
         self._ended = False
         self._error: BaseException | None = None
+        self._size = 0
 
     def feed(self, data: bytes) -> None:
         with self._lock:
+            self._size += len(data)
             if not self._attached:
                 self._spool.write(data)
                 return
         self._live.put(data)
+
+    def complete_size(self) -> int | None:
+        """The entry's size if all of it is in the spool and unread, else None."""
+        with self._lock:
+            if self._ended and not self._attached and self._error is None:
+                return self._size
+            return None
+
+    def replay(self) -> Iterator[bytes]:
+        """Iterate a complete entry's bytes from its spool; may be called again."""
+        with self._lock:
+            if not self._ended or self._error is not None or self._spool.closed:
+                raise RuntimeError(f"entry {self.entry_id} is not complete in its spool")
+            self._attached = True
+        position = 0
+        while True:
+            with self._lock:
+                self._spool.seek(position)
+                data = self._spool.read(1024 * 1024)
+            if not data:
+                return
+            position += len(data)
+            yield data
+
+    def release(self) -> None:
+        """Free the spool once the entry is loaded."""
+        with self._lock:
+            self._spool.close()
 
     def end(self) -> None:
         with self._lock:
