@@ -1113,7 +1113,7 @@ class _Scheduler:
             return
         self._conns.append(conn)
         try:
-            configure_writer(conn)
+            configure_writer(conn, durable_commits=False)
             while True:
                 batch = self._take()
                 if not batch:

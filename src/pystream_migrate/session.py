@@ -44,9 +44,19 @@ def configure_reader(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def configure_writer(conn: psycopg.Connection) -> None:
-    """Settings for a target connection."""
-    _apply(conn, WRITE_SETTINGS)
+def configure_writer(conn: psycopg.Connection, *, durable_commits: bool = True) -> None:
+    """Settings for a target connection.
+
+    ``durable_commits=False`` (restore workers) lets a commit return before its WAL is
+    flushed: a restore commits hundreds of batches, and each flush is a disk sync (and,
+    with a synchronous standby, a network round trip). A crash can then lose the last
+    batches, but each batch carries its own resume record, so data and record go
+    together and ``--resume`` redoes them. The leader's own commits stay durable, and
+    its last one flushes the workers' commits too (the WAL is one sequence).
+    """
+    settings = WRITE_SETTINGS if durable_commits else {**WRITE_SETTINGS,
+                                                       "synchronous_commit": "off"}
+    _apply(conn, settings)
     if not conn.autocommit:
         conn.commit()
 
