@@ -451,7 +451,7 @@ def _copy_all(
     lock = threading.Lock()
     done = [0]
 
-    def record(name: str, batch: list[TocEntry], copied: list[EntryStats]) -> None:
+    def record(batch: list[TocEntry], copied: list[EntryStats]) -> None:
         with lock:
             for entry, st in zip(batch, copied, strict=True):
                 stats.append(st)
@@ -467,14 +467,14 @@ def _copy_all(
             with lock:
                 dropped.append(entry)
             return
-        record(name, [entry], [st])
+        record([entry], [st])
 
     def copy_batch(conn: psycopg.Connection, name: str, batch: list[TocEntry]) -> None:
         # Every table of the batch is locked: none can be dropped under the copy.
         current = [batch[0]]
         copied = _guarded_many(current, lambda: _copy_entries(
             conn, batch, writer, progress, name, current))
-        record(name, batch, copied)
+        record(batch, copied)
 
     def worker(name: str) -> None:
         try:
