@@ -561,24 +561,8 @@ class _Restore:
 
     def _run_ddl_batches(self, conn: psycopg.Connection, entries: list[TocEntry]) -> None:
         """Run DDL entries in order, many per transaction, each batch recorded as done."""
-        i = 0
-        while i < len(entries):
-            batch = entries[i : i + DDL_BATCH]
-            i += len(batch)
-            if not self._run_script(conn, batch):
-                # Find the failing entry: run the batch one entry at a time.
-                for e in batch:
-                    try:
-                        with conn.transaction():
-                            s = self._entry_sql(e)
-                            if s.strip():
-                                conn.execute(s)  # type: ignore[arg-type]
-                            conn.execute(restore_state.mark_sql([e.id]))
-                    except psycopg.Error as exc:
-                        self._fail(e, exc, "creation")
-            self.result.entries += len(batch)
-            for _ in batch:
-                self.progress.finish_entry("leader", 0)
+        for i in range(0, len(entries), DDL_BATCH):
+            self._run_sql_entries(conn, entries[i : i + DDL_BATCH], "leader")
 
     # ----------------------------------------------------------------- data + post-data
     def _run_data_and_post(self, leader: psycopg.Connection, data: list[TocEntry],
@@ -674,12 +658,12 @@ class _Restore:
              for e, source in batch],
             "load", worker)
 
-    def _run_post_items(self, conn: psycopg.Connection, batch: list[TocEntry],
-                        worker: str) -> None:
-        """Post-data items (indexes, constraints, ...) in one transaction.
+    def _run_sql_entries(self, conn: psycopg.Connection, batch: list[TocEntry],
+                         worker: str) -> None:
+        """Entries made of SQL only (DDL, indexes, constraints, ...) in one transaction.
 
-        Sent as one script first (one round trip); if that fails, item by item, so
-        that the error names the item at fault.
+        Sent as one script first (one round trip); if that fails, entry by entry, so
+        that the error names the entry at fault.
         """
         if len(batch) > 1:
             self.progress.start_entry(worker, f"{batch[0].label} and {len(batch) - 1} more")
@@ -689,8 +673,9 @@ class _Restore:
                 with self.count_lock:
                     self.result.entries += len(batch)
                 return
-        self._run_batch(conn, [(e, lambda e=e: self._apply_sql(conn, e))
-                               for e in batch], "creation", worker)
+        for e in batch:
+            self._run_batch(conn, [(e, lambda e=e: self._apply_sql(conn, e))],
+                            "creation", worker)
 
     def _run_script(self, conn: psycopg.Connection, batch: list[TocEntry]) -> bool:
         """Run the entries' SQL and their resume record as one script in one transaction.
@@ -1125,7 +1110,7 @@ class _Scheduler:
                             if e.id in self.streams:
                                 self.streams[e.id].release()
                 else:
-                    self.r._run_post_items(conn, batch, name)
+                    self.r._run_sql_entries(conn, batch, name)
                 for e in batch:
                     self._finish(e)
         except BaseException as exc:
