@@ -74,18 +74,11 @@ def _conversions(ctx: CatalogContext) -> list[TocEntry]:
     for r in ctx.query("other_conversions"):
         name = ident(r["schema"], r["name"])
         default = "DEFAULT " if r["is_default"] else ""
-        entries.append(TocEntry(
-            kind="CONVERSION",
-            schema=r["schema"],
-            name=r["name"],
-            section=Section.PRE_DATA,
-            create_sql=(f"CREATE {default}CONVERSION {name} FOR "
-                        f"{literal(r['source_encoding'])} TO {literal(r['target_encoding'])} "
-                        f"FROM {r['func']};"),
-            drop_sql=f"DROP CONVERSION {name};",
-            owner=r["owner"],
-            owner_sql=owner_sql("CONVERSION", name, r["owner"]),
-            comment_sql=comment_sql("CONVERSION", name, r["comment"]),
+        entries.append(object_entry(
+            "CONVERSION", r["schema"], r["name"], name,
+            f"CREATE {default}CONVERSION {name} FOR {literal(r['source_encoding'])} "
+            f"TO {literal(r['target_encoding'])} FROM {r['func']};",
+            owner=r["owner"], comment=r["comment"],
             objects=[("pg_conversion", int(r["oid"]))],
         ))
     return entries
@@ -305,18 +298,9 @@ def _foreign_data(ctx: CatalogContext) -> list[TocEntry]:
                 objects=[("pg_user_mapping", int(r["oid"]))],
             ))
             continue
-        entries.append(TocEntry(
-            kind=kind,
-            schema=None,
-            name=r["name"],
-            section=Section.PRE_DATA,
-            create_sql=create,
-            drop_sql=f"DROP {kind} {name};",
-            owner=r["owner"],
-            owner_sql=owner_sql(kind, name, r["owner"]),
-            acl_sql=acl_sql(kind, name, r["owner"], r["acl"]),
-            comment_sql=comment_sql(kind, name, r["comment"]),
-            objects=[(catalog, int(r["oid"]))],
+        entries.append(object_entry(
+            kind, None, r["name"], name, create, owner=r["owner"], acl=r["acl"],
+            comment=r["comment"], objects=[(catalog, int(r["oid"]))],
         ))
     return entries
 
@@ -414,17 +398,11 @@ def _publications(ctx: CatalogContext) -> list[TocEntry]:
         if p["via_root"]:
             with_opts.append("publish_via_partition_root = true")
         for_all = " FOR ALL TABLES" if p["all_tables"] else ""
-        entries.append(TocEntry(
-            kind="PUBLICATION",
-            schema=None,
-            name=p["name"],
-            section=Section.POST_DATA,
-            create_sql=f"CREATE PUBLICATION {name}{for_all} WITH ({', '.join(with_opts)});",
-            drop_sql=f"DROP PUBLICATION {name};",
-            owner=p["owner"],
-            owner_sql=owner_sql("PUBLICATION", name, p["owner"]),
-            comment_sql=comment_sql("PUBLICATION", name, p["comment"]),
-            objects=[("pg_publication", int(p["oid"]))],
+        entries.append(object_entry(
+            "PUBLICATION", None, p["name"], name,
+            f"CREATE PUBLICATION {name}{for_all} WITH ({', '.join(with_opts)});",
+            owner=p["owner"], comment=p["comment"],
+            objects=[("pg_publication", int(p["oid"]))], section=Section.POST_DATA,
         ))
     v15 = ctx.server_version >= 150000
     for r in ctx.query("other_publication_tables_15" if v15 else "other_publication_tables"):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.entries import object_entry
 from pystream_migrate.catalog.names import ident
-from pystream_migrate.catalog.security import comment_sql, owner_sql
+from pystream_migrate.catalog.security import comment_sql
 from pystream_migrate.toc import Section, TocEntry
 
 if TYPE_CHECKING:
@@ -82,16 +83,8 @@ def _event_trigger(row: dict[str, Any]) -> TocEntry:
     create += f"\n  EXECUTE FUNCTION {row['function']}();"
     if row["enabled"] != "O":
         create += f"\nALTER EVENT TRIGGER {name} {_STATE[row['enabled']]};"
-    return TocEntry(
-        kind="EVENT TRIGGER",
-        schema=None,
-        name=row["name"],
-        section=Section.POST_DATA,
-        create_sql=create,
-        drop_sql=f"DROP EVENT TRIGGER {name};",
-        owner=row["owner"],
-        owner_sql=owner_sql("EVENT TRIGGER", name, row["owner"]),
-        comment_sql=comment_sql("EVENT TRIGGER", name, row["comment"]),
-        objects=[("pg_event_trigger", row["oid"])],
-        info={"oid": row["oid"]},
+    return object_entry(
+        "EVENT TRIGGER", None, row["name"], name, create, owner=row["owner"],
+        comment=row["comment"], objects=[("pg_event_trigger", row["oid"])],
+        section=Section.POST_DATA, info={"oid": row["oid"]},
     )
