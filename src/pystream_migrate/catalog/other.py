@@ -166,16 +166,9 @@ def _operator_families(ctx: CatalogContext) -> list[TocEntry]:
             if members:
                 stmts.append(f"ALTER OPERATOR FAMILY {using} ADD\n    "
                              + ",\n    ".join(m["clause"] for m in members) + ";")
-            entries.append(TocEntry(
-                kind="OPERATOR FAMILY",
-                schema=r["schema"],
-                name=f"{r['name']} USING {r['method']}",
-                section=Section.PRE_DATA,
-                create_sql="\n".join(stmts),
-                drop_sql=f"DROP OPERATOR FAMILY {using};",
-                owner=r["owner"],
-                owner_sql=owner_sql("OPERATOR FAMILY", using, r["owner"]),
-                comment_sql=comment_sql("OPERATOR FAMILY", using, r["comment"]),
+            entries.append(object_entry(
+                "OPERATOR FAMILY", r["schema"], f"{r['name']} USING {r['method']}", using,
+                "\n".join(stmts), owner=r["owner"], comment=r["comment"],
                 objects=[("pg_opfamily", oid)]
                 + [(m["catalog"], int(m["oid"])) for m in members],
             ))
@@ -190,18 +183,12 @@ def _operator_families(ctx: CatalogContext) -> list[TocEntry]:
                                    "storage type cannot be created")
             continue
         default = "DEFAULT " if r["is_default"] else ""
-        entries.append(TocEntry(
-            kind="OPERATOR CLASS",
-            schema=r["schema"],
-            name=f"{r['name']} USING {r['method']}",
-            section=Section.PRE_DATA,
-            create_sql=(f"CREATE OPERATOR CLASS {qualified}\n    {default}FOR TYPE "
-                        f"{r['for_type']} USING {ident(r['method'])} FAMILY {r['family']} AS\n"
-                        "    " + ",\n    ".join(items) + ";"),
-            drop_sql=f"DROP OPERATOR CLASS {using};",
-            owner=r["owner"],
-            owner_sql=owner_sql("OPERATOR CLASS", using, r["owner"]),
-            comment_sql=comment_sql("OPERATOR CLASS", using, r["comment"]),
+        entries.append(object_entry(
+            "OPERATOR CLASS", r["schema"], f"{r['name']} USING {r['method']}", using,
+            f"CREATE OPERATOR CLASS {qualified}\n    {default}FOR TYPE {r['for_type']} "
+            f"USING {ident(r['method'])} FAMILY {r['family']} AS\n    "
+            + ",\n    ".join(items) + ";",
+            owner=r["owner"], comment=r["comment"],
             objects=[("pg_opclass", oid)] + [(m["catalog"], int(m["oid"])) for m in members],
         ))
     return entries
@@ -240,17 +227,9 @@ def _text_search(ctx: CatalogContext) -> list[TocEntry]:
         for dicts, tokens in grouped.items():
             stmts.append(f"ALTER {kind} {qualified} ADD MAPPING FOR {', '.join(tokens)} "
                          f"WITH {dicts};")
-        entries.append(TocEntry(
-            kind=kind,
-            schema=r["schema"],
-            name=r["name"],
-            section=Section.PRE_DATA,
-            create_sql="\n".join(stmts),
-            drop_sql=f"DROP {kind} {qualified};",
-            owner=r["owner"],
-            owner_sql=owner_sql(kind, qualified, r["owner"]),
-            comment_sql=comment_sql(kind, qualified, r["comment"]),
-            objects=[(catalog, int(r["oid"]))],
+        entries.append(object_entry(
+            kind, r["schema"], r["name"], qualified, "\n".join(stmts), owner=r["owner"],
+            comment=r["comment"], objects=[(catalog, int(r["oid"]))],
         ))
     return entries
 
