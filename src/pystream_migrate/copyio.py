@@ -38,17 +38,6 @@ def _result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
     return pgconn.get_result()
 
 
-def copy_out(conn: psycopg.Connection, statement: sql.Composable,
-             sink: Callable[[bytes], None]) -> int:
-    """Run a ``COPY ... TO STDOUT`` statement, feed its bytes to ``sink``; return the rows.
-
-    Server errors raise the same psycopg exceptions as ``cursor.execute`` would.
-    """
-    rows: list[int] = []
-    copy_out_many(conn, [statement], lambda _i: sink, lambda _i, n: rows.append(n))
-    return rows[0]
-
-
 def copy_out_many(conn: psycopg.Connection, statements: list[sql.Composable],
                   sink_for: Callable[[int], Callable[[bytes], None]],
                   done: Callable[[int, int], None]) -> None:
@@ -57,7 +46,8 @@ def copy_out_many(conn: psycopg.Connection, statements: list[sql.Composable],
     One round trip for the lot instead of one per statement: that is most of the cost
     of a small table, more so on a distant server. Statement ``i``'s bytes go to
     ``sink_for(i)``; ``done(i, rows)`` follows its last byte. The statements run in
-    the caller's transaction; the first error stops the rest and is raised.
+    the caller's transaction; the first error stops the rest and is raised, as the
+    same psycopg exception ``cursor.execute`` would raise.
     """
     pgconn = conn.pgconn
     _send(pgconn, b";\n".join(st.as_bytes(conn) for st in statements))
