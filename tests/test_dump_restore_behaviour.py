@@ -117,7 +117,7 @@ def test_interrupted_restore_resumes_without_duplicates(
     assert proc.returncode != 0
     if sig == signal.SIGTERM:
         assert b"interrupted" in err
-        assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
+        assert scalar(target_db, "SHOW timescaledb.restoring") == "off", err.decode()
     # A plain restore now refuses, and says how to go on.
     again = restore(target_db, archive, check=False)
     assert again.returncode == 5 and "--resume" in again.stderr

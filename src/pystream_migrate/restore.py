@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from pystream_migrate import restore_state, timescale
 from pystream_migrate.archive import ArchiveReader
@@ -299,13 +299,24 @@ class _Restore:
             self._post_restore(leader)
 
     def _post_restore(self, leader: psycopg.Connection) -> None:
+        """Leave restoring mode, on the leader's session if it is usable.
+
+        An interrupt can cut one of the leader's statements short (a COPY of the
+        extension's catalog, a DDL batch) and leave its session inside a transaction or
+        a COPY: post_restore() there would fail, or run in a transaction that is never
+        committed. A fresh connection is used then, and whenever the leader fails.
+        """
         assert self.ts_schema is not None
         try:
-            if leader.closed or leader.broken:
+            usable = not (leader.closed or leader.broken) and \
+                leader.info.transaction_status == pq.TransactionStatus.IDLE
+            try:
+                if not usable:
+                    raise psycopg.InterfaceError("the leader's session is not idle")
+                timescale.post_restore(leader, self.ts_schema)
+            except psycopg.Error:
                 with connect(self.opts.dsn, autocommit=True) as c:
                     timescale.post_restore(c, self.ts_schema)
-            else:
-                timescale.post_restore(leader, self.ts_schema)
             self.log("target left TimescaleDB restoring mode")
         except (psycopg.Error, MigrateError) as exc:
             print(
