@@ -5,6 +5,14 @@
 #                         built from Debian 13's `timescaledb` source package.
 #   Debian 13 (trixie):   postgresql-17-timescaledb from apt.
 #
+# With TIMESCALEDB_SOURCES="a.tar.gz b.tar.gz" (TimescaleDB source tarballs, such as the
+# official release tarballs or ../shared/vendor/*.tar.gz), it builds and installs each of
+# those instead, oldest version first, so that the same PostgreSQL offers every version and
+# the newest is the default. These builds include the Timescale License edition where the
+# tarball has it. Each build is kept in TIMESCALEDB_BUILD_CACHE (default
+# /var/cache/pystream-migrate/timescaledb for root, else ~/.cache/...), keyed by the tarball's checksum and the
+# PostgreSQL major version: a second run finds the versions installed and builds nothing.
+#
 # Does nothing where a server with TimescaleDB is already installed. Never modifies
 # the system's apt sources: the trixie source list lives in a temporary directory and
 # reuses the mirror URI that the system is already configured with.
@@ -42,6 +50,77 @@ has_timescaledb() {
   [ -x "$PGBIN/postgres" ] && ls "$EXTDIR"/timescaledb--*.sql >/dev/null 2>&1 \
     && ls /usr/lib/postgresql/$PGVER/lib/timescaledb*.so >/dev/null 2>&1
 }
+
+# ---- TIMESCALEDB_SOURCES: build the given tarballs, cached ------------------------------
+LIBDIR="/usr/lib/postgresql/$PGVER/lib"
+if [ "$(id -u)" -eq 0 ]; then
+  CACHE="${TIMESCALEDB_BUILD_CACHE:-/var/cache/pystream-migrate/timescaledb}"
+else
+  CACHE="${TIMESCALEDB_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pystream-migrate/timescaledb}"
+fi
+
+tarball_version() {  # the version a TimescaleDB source tarball builds (its version.config)
+  local top
+  top=$(tar tzf "$1" 2>/dev/null | head -n1 | cut -d/ -f1) || true
+  [ -n "$top" ] || die "$1 is not a readable .tar.gz"
+  tar xzf "$1" -O "$top/version.config" 2>/dev/null | awk '$1=="version" {print $3}' \
+    || die "$1 has no version.config: is it a TimescaleDB source tarball?"
+}
+
+version_installed() {  # $1 version, $2 "tsl" if the tarball has the Timescale License part
+  [ -f "$EXTDIR/timescaledb--$1.sql" ] && [ -f "$LIBDIR/timescaledb-$1.so" ] \
+    && { [ "$2" != tsl ] || [ -f "$LIBDIR/timescaledb-tsl-$1.so" ]; }
+}
+
+build_tarball() {  # $1 tarball, $2 version, $3 build directory (created here)
+  local src="$3/src"
+  rm -rf "$3"; mkdir -p "$src"
+  tar xzf "$1" -C "$src" --strip-components=1
+  log "building TimescaleDB $2 from $(basename "$1") (a few minutes)"
+  (cd "$src" && ./bootstrap -DCMAKE_BUILD_TYPE=Release -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF \
+      -DWARNINGS_AS_ERRORS=OFF -DUSE_TELEMETRY=OFF -DPG_CONFIG="$PGBIN/pg_config" >/dev/null \
+    && make -C build -j"$(nproc)" >/dev/null) || die "the build of TimescaleDB $2 failed"
+  touch "$3/.built"
+}
+
+install_sources() {  # every tarball, oldest version first; the newest becomes the default
+  local t v sum dir todo=() rows=() newest default
+  for t in "$@"; do
+    [ -f "$t" ] || die "TIMESCALEDB_SOURCES names $t, which is not a file"
+    rows+=("$(tarball_version "$t") $t")
+  done
+  mapfile -t rows < <(printf '%s\n' "${rows[@]}" | sort -V -k1,1)
+  newest=${rows[-1]%% *}
+  default=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$EXTDIR/timescaledb.control" 2>/dev/null)
+  for row in "${rows[@]}"; do
+    v=${row%% *}; t=${row#* }
+    tsl=$(tar tzf "$t" | grep -q '^[^/]*/tsl/CMakeLists.txt$' && echo tsl || echo apache)
+    if ! version_installed "$v" "$tsl" || { [ "$v" = "$newest" ] && [ "$default" != "$v" ]; }; then
+      todo+=("$row")
+    fi
+  done
+  if [ "${#todo[@]}" -eq 0 ]; then
+    log "TimescaleDB ${rows[*]%% *} already installed for PostgreSQL $PGVER (default $default): nothing to do"
+    return
+  fi
+  apt_install "postgresql-$PGVER" "postgresql-server-dev-$PGVER" cmake gcc make libssl-dev \
+    libkrb5-dev ca-certificates
+  # Installing in version order: the last install writes the loader and default_version.
+  for row in "${rows[@]}"; do
+    v=${row%% *}; t=${row#* }
+    sum=$(sha256sum "$t" | cut -c1-16)
+    dir="$CACHE/$v-$sum-pg$PGVER"
+    [ -f "$dir/.built" ] || build_tarball "$t" "$v" "$dir"
+    $SUDO make -C "$dir/src/build" install >/dev/null || die "installing TimescaleDB $v failed"
+    log "installed TimescaleDB $v for PostgreSQL $PGVER (build cached in $dir)"
+  done
+}
+
+if [ -n "${TIMESCALEDB_SOURCES:-}" ]; then
+  # shellcheck disable=SC2086  # a space-separated list of paths, as documented
+  install_sources $TIMESCALEDB_SOURCES
+  exit 0
+fi
 
 if has_timescaledb; then
   log "PostgreSQL $PGVER with TimescaleDB is already installed: nothing to do"
