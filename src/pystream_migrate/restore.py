@@ -593,14 +593,15 @@ class _Restore:
                             else int(e.info.get("est_bytes") or 0) for e in data),
             total_entries=len(data) + len(post),
         )
-        if self.reader.seekable:
-            for e in config:
-                self._load_entry(leader, e, self.reader.read_entry(e.id)
-                                 if e.copy is not None else iter(()))
-            self.log(f"extension catalog: {len(config)} entries loaded serially")
-            scheduler.run(feeder=None)
-        else:
-            scheduler.run(feeder=lambda: self._feed_stream(leader, config, scheduler))
+        with timescale.catalog_load_without_fk_checks(leader):
+            if self.reader.seekable:
+                for e in config:
+                    self._load_entry(leader, e, self.reader.read_entry(e.id)
+                                     if e.copy is not None else iter(()))
+                self.log(f"extension catalog: {len(config)} entries loaded serially")
+                scheduler.run(feeder=None)
+            else:
+                scheduler.run(feeder=lambda: self._feed_stream(leader, config, scheduler))
         self.log(f"data: {self.result.rows} rows")
 
     def _feed_stream(self, leader: psycopg.Connection, config: list[TocEntry],

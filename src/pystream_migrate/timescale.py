@@ -16,6 +16,8 @@ carried as extension configuration data (see docs/architecture.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -369,3 +371,26 @@ def restoring(conn: psycopg.Connection) -> bool:
         "SELECT pg_catalog.current_setting('timescaledb.restoring', true)"
     ).fetchone()
     return bool(row and row[0] == "on")
+
+
+@contextmanager
+def catalog_load_without_fk_checks(conn: psycopg.Connection) -> Iterator[bool]:
+    """Load the extension's catalog rows as they are, with foreign-key triggers off.
+
+    The catalog is copied whole from a consistent source, but some versions keep rows
+    that their own foreign keys reject on reload: 2.17's ``chunk_column_stats`` has a
+    hypertable-level row with ``chunk_id = 0``. pg_restore loses such a row ("errors
+    ignored"); with ``session_replication_role = replica`` (superuser only) every row
+    loads. Yields whether the checks are off: a role that may not set it loads with
+    them on, as before.
+    """
+    try:
+        conn.execute("SET session_replication_role = replica")
+    except psycopg.errors.InsufficientPrivilege:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("RESET session_replication_role")
