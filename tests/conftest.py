@@ -4,6 +4,14 @@ The server comes from, in order of preference:
 1. ``PYSTREAM_TEST_DSN`` (a superuser DSN; databases are created and dropped on it);
 2. testcontainers (image ``timescale/timescaledb``) when a Docker engine answers;
 3. a throwaway local cluster (see ``pystream_migrate.localcluster``).
+
+TimescaleDB databases are made on the newest version the server can create; a test may
+ask for a version of its own with ``make_db(timescaledb="2.17.2")``.
+``PYSTREAM_TEST_LICENSE=apache`` starts the local cluster as the Apache edition.
+
+CI (``.ci/run``) sets ``PYSTREAM_TEST_EXPECT_VERSIONS`` and ``PYSTREAM_TEST_EXPECT_LICENSE``
+to what it installed: the run stops at once if the server offers less, so that the tests
+of the Timescale License features and of the version rules cannot skip there unnoticed.
 """
 
 from __future__ import annotations
@@ -25,9 +33,10 @@ from pystream_migrate.connection import with_dbname
 class Server:
     dsn: str  # superuser DSN (maintenance database)
     pg_version: int  # server_version_num
-    timescaledb_version: str  # the default version of the installed extension
+    timescaledb_version: str  # the version test databases are created on (the newest)
     license: str  # 'apache' or 'timescale'
     origin: str  # 'env', 'container' or 'local'
+    timescaledb_versions: tuple[str, ...] = ()  # every version it can create, oldest first
 
     def db_dsn(self, dbname: str) -> str:
         return with_dbname(self.dsn, dbname)
@@ -51,13 +60,47 @@ def _docker_available() -> bool:
         return False
 
 
+def _creatable_versions(dsn: str) -> list[str]:
+    """Every TimescaleDB version the server can create (listed and loadable), oldest first.
+
+    Each is tried on a connection of its own: a session that has loaded one version's
+    library cannot load another.
+    """
+    from pystream_migrate.timescale import available_versions
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        listed = available_versions(conn)
+    creatable = []
+    for version in listed:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+                conn.execute(sql.SQL("CREATE EXTENSION timescaledb VERSION {}").format(
+                    sql.Literal(version)))
+                conn.execute("DROP EXTENSION timescaledb")
+        except psycopg.Error:
+            continue  # listed (an update script) but not installed as a library
+        creatable.append(version)
+    return creatable
+
+
+def _check_expectations(server: Server) -> None:
+    """In CI, stop at once if the server offers less than what CI installed."""
+    want = os.environ.get("PYSTREAM_TEST_EXPECT_VERSIONS", "").split()
+    missing = [v for v in want if v not in server.timescaledb_versions]
+    if missing:
+        pytest.exit(f"the test server cannot create TimescaleDB {', '.join(missing)}, which CI "
+                    f"installed; it offers {', '.join(server.timescaledb_versions)}", 2)
+    want_license = os.environ.get("PYSTREAM_TEST_EXPECT_LICENSE")
+    if want_license and server.license != want_license:
+        pytest.exit(f"the test server's timescaledb.license is {server.license!r}; CI installed "
+                    f"the {want_license!r} edition", 2)
+
+
 def _probe(dsn: str, origin: str) -> Server:
     with psycopg.connect(dsn, autocommit=True) as conn:
         version = conn.info.server_version
-        row = conn.execute(
-            "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'"
-        ).fetchone()
-        if row is None:
+        if conn.execute("SELECT 1 FROM pg_available_extensions "
+                        "WHERE name = 'timescaledb'").fetchone() is None:
             pytest.exit(f"the test server ({origin}) has no TimescaleDB extension available", 2)
         preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
         if "timescaledb" not in preload:
@@ -65,13 +108,20 @@ def _probe(dsn: str, origin: str) -> Server:
         probe_db = f"psm_probe_{uuid.uuid4().hex[:8]}"
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(probe_db)))
     try:
+        versions = _creatable_versions(with_dbname(dsn, probe_db))
         with psycopg.connect(with_dbname(dsn, probe_db), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION timescaledb")
+            if not versions:
+                pytest.exit(f"the test server ({origin}) cannot create any TimescaleDB version", 2)
+            chosen = versions[-1]
+            conn.execute(sql.SQL("CREATE EXTENSION timescaledb VERSION {}").format(
+                sql.Literal(chosen)))
             lic = conn.execute("SELECT current_setting('timescaledb.license')").fetchone()[0]
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(probe_db)))
-    return Server(dsn, version, row[0], lic, origin)
+    server = Server(dsn, version, chosen, lic, origin, tuple(versions))
+    _check_expectations(server)
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +143,10 @@ def pg_server() -> Iterator[Server]:
         return
     from pystream_migrate.localcluster import LocalCluster
 
-    with LocalCluster() as cluster:
+    settings = {}
+    if os.environ.get("PYSTREAM_TEST_LICENSE"):
+        settings["timescaledb.license"] = f"'{os.environ['PYSTREAM_TEST_LICENSE']}'"
+    with LocalCluster(settings=settings) as cluster:
         yield _probe(cluster.dsn(), "local")
 
 
@@ -105,15 +158,18 @@ def make_db(pg_server: Server) -> Iterator[Callable[..., str]]:
     """Create a fresh database; return its DSN. Every database made is dropped afterwards."""
     made: list[str] = []
 
-    def make(prefix: str = "db", *, timescaledb: bool = False) -> str:
+    def make(prefix: str = "db", *, timescaledb: bool | str = False) -> str:
+        """``timescaledb``: True for the suite's version, or a version string."""
         name = f"psm_{prefix}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
         with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         made.append(name)
         dsn = pg_server.db_dsn(name)
         if timescaledb:
+            version = pg_server.timescaledb_version if timescaledb is True else timescaledb
             with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute("CREATE EXTENSION timescaledb")
+                conn.execute(sql.SQL("CREATE EXTENSION timescaledb VERSION {}").format(
+                    sql.Literal(version)))
         return dsn
 
     yield make

@@ -593,15 +593,15 @@ class _Restore:
                             else int(e.info.get("est_bytes") or 0) for e in data),
             total_entries=len(data) + len(post),
         )
-        with timescale.catalog_load_without_fk_checks(leader):
-            if self.reader.seekable:
-                for e in config:
-                    self._load_entry(leader, e, self.reader.read_entry(e.id)
-                                     if e.copy is not None else iter(()))
-                self.log(f"extension catalog: {len(config)} entries loaded serially")
-                scheduler.run(feeder=None)
-            else:
-                scheduler.run(feeder=lambda: self._feed_stream(leader, config, scheduler))
+        self.catalog_loader = timescale.CatalogLoader(leader)
+        if self.reader.seekable:
+            for e in config:
+                self._load_config_entry(leader, e, self.reader.read_entry(e.id)
+                                        if e.copy is not None else iter(()))
+            self.log(f"extension catalog: {len(config)} entries loaded serially")
+            scheduler.run(feeder=None)
+        else:
+            scheduler.run(feeder=lambda: self._feed_stream(leader, config, scheduler))
         self.log(f"data: {self.result.rows} rows")
 
     def _feed_stream(self, leader: psycopg.Connection, config: list[TocEntry],
@@ -611,7 +611,7 @@ class _Restore:
         # sequence) are not in the stream: load them first.
         for e in config:
             if e.copy is None:
-                self._load_entry(leader, e, iter(()))
+                self._load_config_entry(leader, e, iter(()))
         config_ids = {e.id for e in config if e.copy is not None}
         pending_config: dict[int, list[bytes]] = {}
         streams: dict[int, StreamedEntry] = {}
@@ -624,7 +624,7 @@ class _Restore:
                         pending_config.setdefault(eid, []).append(bytes(ev.payload or b""))
                     else:
                         chunks = pending_config.pop(eid, [])
-                        self._load_entry(leader, self.by_id[eid], iter(chunks))
+                        self._load_config_entry(leader, self.by_id[eid], iter(chunks))
                         config_ids.discard(eid)
                         if not config_ids:
                             self.log(f"extension catalog: {len(config)} entries loaded")
@@ -646,7 +646,7 @@ class _Restore:
                 else:
                     st.end()
             for eid in config_ids:
-                self._load_entry(leader, self.by_id[eid], iter(()))
+                self._load_config_entry(leader, self.by_id[eid], iter(()))
             self.dropped_chunks = list(self.reader.footer_extra().get("dropped_chunks", []))
             scheduler.stream_finished(set(streams))
         except BaseException as exc:
@@ -654,6 +654,12 @@ class _Restore:
                 st.fail(exc)
             scheduler.abort(exc)
             raise
+
+    def _load_config_entry(self, conn: psycopg.Connection, e: TocEntry,
+                           chunks: Iterator[bytes]) -> None:
+        """One table or sequence of an extension's catalog, on the leader."""
+        with self.catalog_loader.table(e.schema, e.name):
+            self._load_entry(conn, e, chunks)
 
     def _load_entry(self, conn: psycopg.Connection, e: TocEntry,
                     chunks: Iterator[bytes], worker: str = "leader") -> None:

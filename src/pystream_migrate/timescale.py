@@ -373,24 +373,34 @@ def restoring(conn: psycopg.Connection) -> bool:
     return bool(row and row[0] == "on")
 
 
-@contextmanager
-def catalog_load_without_fk_checks(conn: psycopg.Connection) -> Iterator[bool]:
-    """Load the extension's catalog rows as they are, with foreign-key triggers off.
+class CatalogLoader:
+    """Loads the extension's catalog rows as they are, with foreign-key checks off.
 
     The catalog is copied whole from a consistent source, but some versions keep rows
     that their own foreign keys reject on reload: 2.17's ``chunk_column_stats`` has a
     hypertable-level row with ``chunk_id = 0``. pg_restore loses such a row ("errors
-    ignored"); with ``session_replication_role = replica`` (superuser only) every row
-    loads. Yields whether the checks are off: a role that may not set it loads with
-    them on, as before.
+    ignored"). Each table is loaded with ``session_replication_role = replica`` (superuser
+    only), which turns off the foreign-key triggers, except a table with triggers of its
+    own that must fire (``metadata``'s turns an INSERT of an existing key into an UPDATE).
+    A role that may not set it loads with the checks on, as before.
     """
-    try:
-        conn.execute("SET session_replication_role = replica")
-    except psycopg.errors.InsufficientPrivilege:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            conn.execute("RESET session_replication_role")
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.with_triggers = {(r["schema"], r["name"])
+                              for r in fetch_all(conn, "extensions_config_triggers")}
+        self.allowed = bool(conn.execute(
+            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"
+        ).fetchone()[0])
+
+    @contextmanager
+    def table(self, schema: str | None, name: str) -> Iterator[None]:
+        """Around the load of one table's rows (outside a transaction)."""
+        replica = self.allowed and (schema, name) not in self.with_triggers
+        if replica:
+            self.conn.execute("SET session_replication_role = replica")
+        try:
+            yield
+        finally:
+            if replica and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("RESET session_replication_role")
