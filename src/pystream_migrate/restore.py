@@ -190,6 +190,8 @@ class _Restore:
         self.result = RestoreResult()
         self.count_lock = threading.Lock()
         self.done: set[int] = set()
+        self.catalog_ids: list[int] = []  # TimescaleDB's catalog tables' entries
+        self.catalog_loading = False  # True from their first load until the last
         self.selected = self._select()
         self.identity = restore_state.archive_identity(self.header)
         self.ts_schema: str | None = None
@@ -252,6 +254,7 @@ class _Restore:
             if o.clean and not o.resume:
                 # Before restoring mode: dropping a hypertable then goes through
                 # TimescaleDB, which removes its chunks and catalog rows too.
+                self._reset_half_loaded_catalog(leader)  # before its jobs can run
                 self._leave_leftover_restoring_mode(leader)
                 self._clean(leader)
                 restore_state.drop(leader)  # an interrupted restore's records, if any
@@ -296,7 +299,32 @@ class _Restore:
 
     def _leave_restoring_mode(self, leader: psycopg.Connection) -> None:
         with _interrupts_deferred():
+            if self.catalog_loading:
+                self._undo_half_loaded_catalog()
             self._post_restore(leader)
+
+    def _undo_half_loaded_catalog(self) -> None:
+        """The catalog load stopped half-way (an error, an interrupt): undo it first.
+
+        Out of restoring mode, TimescaleDB works from its catalog; a half of it (jobs of
+        hypertables whose dimensions never loaded) crashes the server: TimescaleDB
+        2.28's retention job dies with a segmentation fault. The rows go, the tables
+        stay as plain ones, and the catalog's resume records go too, so that --resume
+        loads it whole again (and --clean drops the tables).
+        """
+        try:
+            with connect(self.opts.dsn, autocommit=True) as conn:
+                rows = timescale.reset_catalog(conn)
+                restore_state.unmark(conn, self.catalog_ids)
+        except (psycopg.Error, MigrateError) as exc:
+            print("pystream-migrate: error: the TimescaleDB catalog was loaded only in part "
+                  f"and could not be removed again ({exc}); do not use the target: drop "
+                  "the database and restore again", file=sys.stderr, flush=True)
+            return
+        print("pystream-migrate: error: the TimescaleDB catalog was loaded only in part; "
+              f"its {rows} rows were removed again, so hypertables, chunks and continuous "
+              "aggregates are plain, empty tables and views on the target until "
+              "--resume or --clean restores them", file=sys.stderr, flush=True)
 
     def _post_restore(self, leader: psycopg.Connection) -> None:
         """Leave restoring mode, on the leader's session if it is usable.
@@ -536,19 +564,28 @@ class _Restore:
         Parts of a table (indexes, constraints other than foreign keys, triggers, ...)
         go with their table. Foreign keys go first, since they tie tables together, and
         so do column defaults, since a sequence they use would refuse to go. Chunks go
-        with their hypertable, through TimescaleDB.
+        with their hypertable, through TimescaleDB, unless the target's TimescaleDB
+        catalog does not know them (an interrupted restore left plain tables): those are
+        dropped as plain tables (``timescale.TargetRelations``).
         """
         timescale.delete_archive_jobs(leader, [e for e in self.entries if e.id in self.selected])
         hypertables = {int(e.info["oid"]) for e in self.entries
                        if e.kind == "TABLE" and e.info.get("hypertable") and "oid" in e.info}
+        chunks = {int(e.info["oid"]) for e in self.entries
+                  if e.kind == "TABLE" and e.info.get("chunk") and "oid" in e.info}
+        target = timescale.TargetRelations.read(leader)
         for e in reversed(self.entries):
-            if e.id not in self.selected or not e.drop_sql:
+            if e.id not in self.selected:
                 continue
             if e.kind == "EXTENSION" and e.name == "timescaledb":
                 continue  # restore manages it: created at the archive's version already
-            if e.info.get("chunk") or e.kind in _DROPPED_WITH_TABLE:
+            if e.kind in _DROPPED_WITH_TABLE:
                 continue
-            stmt = e.drop_sql
+            stmt = target.clean_sql(e, chunks)
+            if stmt is None:
+                stmt = e.drop_sql
+            if not stmt:
+                continue
             table_oid = e.info.get("table_oid")
             if table_oid is not None and int(table_oid) in hypertables:
                 # TimescaleDB refuses ONLY on hypertables; it propagates to the chunks.
@@ -559,6 +596,23 @@ class _Restore:
                 leader.execute(stmt)  # type: ignore[arg-type]
             except psycopg.Error as exc:
                 self._fail(e, exc, "clean")
+
+    def _reset_half_loaded_catalog(self, leader: psycopg.Connection) -> None:
+        """An interrupted restore of this archive that stopped inside the catalog load."""
+        if self.ts_schema is None or not restore_state.exists(leader):
+            return
+        try:
+            done = restore_state.load(leader, self.identity)
+        except PreconditionFailed:
+            return  # another archive's: its catalog state is not ours to judge
+        config = {e.id for e in self.entries if e.id in self.selected
+                  and e.info.get("extconfig") and e.info.get("extension") == "timescaledb"}
+        if config & done and config - done:
+            rows = timescale.reset_catalog(leader)
+            print(f"pystream-migrate: warning: the interrupted restore had loaded "
+                  f"{len(config & done)} of {len(config)} TimescaleDB catalog tables: their "
+                  f"{rows} rows were removed, and its tables and views are dropped as plain "
+                  "ones", file=sys.stderr, flush=True)
 
     def _fail(self, e: TocEntry, exc: BaseException, what: str) -> None:
         msg = exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag \
@@ -594,10 +648,14 @@ class _Restore:
             total_entries=len(data) + len(post),
         )
         self.catalog_loader = timescale.CatalogLoader(leader)
+        self.catalog_ids = [e.id for e in config
+                            if e.info.get("extension") == "timescaledb"]
+        self.catalog_loading = bool(self.catalog_ids)
         if self.reader.seekable:
             for e in config:
                 self._load_config_entry(leader, e, self.reader.read_entry(e.id)
                                         if e.copy is not None else iter(()))
+            self.catalog_loading = False
             self.log(f"extension catalog: {len(config)} entries loaded serially")
             scheduler.run(feeder=None)
         else:
@@ -627,6 +685,7 @@ class _Restore:
                         self._load_config_entry(leader, self.by_id[eid], iter(chunks))
                         config_ids.discard(eid)
                         if not config_ids:
+                            self.catalog_loading = False
                             self.log(f"extension catalog: {len(config)} entries loaded")
                     continue
                 if eid not in wanted:
@@ -647,6 +706,7 @@ class _Restore:
                     st.end()
             for eid in config_ids:
                 self._load_config_entry(leader, self.by_id[eid], iter(()))
+            self.catalog_loading = False
             self.dropped_chunks = list(self.reader.footer_extra().get("dropped_chunks", []))
             scheduler.stream_finished(set(streams))
         except BaseException as exc:

@@ -75,5 +75,12 @@ def mark_sql(entry_ids: list[int]) -> sql.Composed:
     )
 
 
+def unmark(conn: psycopg.Connection, entry_ids: list[int]) -> None:
+    """Forget entries as done (their work was undone), if any records are kept."""
+    if exists(conn):
+        conn.execute(sql.SQL("DELETE FROM {}.done WHERE entry_id = ANY(%s)").format(
+            sql.Identifier(SCHEMA)), (entry_ids,))
+
+
 def drop(conn: psycopg.Connection) -> None:
     conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))

@@ -404,3 +404,69 @@ class CatalogLoader:
         finally:
             if replica and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                 self.conn.execute("RESET session_replication_role")
+
+
+@dataclass
+class TargetRelations:
+    """What the target's TimescaleDB catalog knows, for ``restore --clean``."""
+
+    chunks: set[tuple[str, str]]
+    hypertables: set[tuple[str, str]]
+    caggs: set[tuple[str, str]]  # every view of a continuous aggregate
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection) -> TargetRelations:
+        known: dict[str, set[tuple[str, str]]] = {"chunk": set(), "hypertable": set(),
+                                                  "cagg": set()}
+        if extension_info(conn).version is not None:
+            for r in fetch_all(conn, "timescale_target_relations"):
+                known[r["role"]].add((r["schema"], r["name"]))
+        return cls(known["chunk"], known["hypertable"], known["cagg"])
+
+    def clean_sql(self, e: TocEntry, chunk_oids: set[int]) -> str | None:
+        """The drop statement ``--clean`` runs for a TimescaleDB-related entry.
+
+        None: not TimescaleDB's concern (the entry's own drop applies). "": nothing to
+        run, TimescaleDB drops it with its hypertable or continuous aggregate, or it goes
+        with its table (a chunk's defaults and constraints: ALTER on a chunk is refused).
+        """
+        name = (e.schema or "", e.name)
+        table_oid = e.info.get("table_oid")
+        if table_oid is not None and int(table_oid) in chunk_oids:
+            return ""
+        if e.kind == "TABLE" and (e.info.get("chunk") or e.info.get("timescaledb_internal")):
+            known = self.chunks if e.info.get("chunk") else self.hypertables
+            if name not in known:
+                # An interrupted restore left a plain table: dropped here, in reverse TOC
+                # order (so a chunk before its hypertable's root).
+                return f"DROP TABLE IF EXISTS {ident(*name)};"
+            # TimescaleDB drops it with its hypertable or continuous aggregate; an
+            # internal hypertable's own statement drops the compressed chunks it leaves.
+            return "" if e.info.get("chunk") else None
+        if e.info.get("continuous_aggregate") and name not in self.caggs:
+            # A continuous aggregate's views (its user, partial and direct views) drop
+            # the aggregate through TimescaleDB; where the target's catalog does not
+            # know them (its rows never loaded), they are plain views.
+            return f"DROP VIEW IF EXISTS {ident(*name)};"
+        return None
+
+
+def reset_catalog(conn: psycopg.Connection) -> int:
+    """Delete every row of TimescaleDB's catalog that a dump carries; the row count.
+
+    For ``restore --clean`` over a restore that was killed while it loaded the catalog:
+    half of it (hypertables without their dimensions, say) makes TimescaleDB's own drops
+    fail. A catalog-level restore starts from a catalog holding no hypertables (the
+    archive's ids would collide), so the rows there are the interrupted restore's; with
+    them gone, its tables and views are plain ones, which ``--clean`` drops as such.
+    """
+    deleted = 0
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        for r in fetch_all(conn, "extensions_config"):
+            if r["extension"] != "timescaledb" or r["relkind"] not in ("r", "p"):
+                continue
+            cur = conn.execute(sql.SQL("DELETE FROM {} {}").format(
+                sql.Identifier(r["schema"], r["name"]), sql.SQL(r["condition"] or "")))
+            deleted += max(cur.rowcount, 0)
+    return deleted
