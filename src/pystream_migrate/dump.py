@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import errno
 import os
 import queue
@@ -29,6 +28,7 @@ from psycopg import sql
 
 from pystream_migrate import __version__
 from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
+from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
@@ -57,7 +57,7 @@ class DumpOptions:
     dsn: str
     file: str
     jobs: int = 2
-    compress: int = 3
+    compress: int = DEFAULT_LEVEL
     schema_only: bool = False
     data_only: bool = False
     exclude_table_data: list[str] = field(default_factory=list)
@@ -72,7 +72,7 @@ class DumpOptions:
             dsn=args.dbname,
             file=args.file,
             jobs=getattr(args, "jobs", 2),
-            compress=getattr(args, "compress", 3),
+            compress=getattr(args, "compress", DEFAULT_LEVEL),
             schema_only=getattr(args, "schema_only", False),
             data_only=getattr(args, "data_only", False),
             exclude_table_data=list(getattr(args, "exclude_table_data", []) or []),
@@ -414,7 +414,6 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     header = {
         "tool": "pystream-migrate",
         "tool_version": __version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": {**facts, "timescaledb": tsinfo.version,
                    "timescaledb_license": tsinfo.license},
         "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,

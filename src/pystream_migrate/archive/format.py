@@ -14,6 +14,7 @@ names the archive and the affected entry.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,14 @@ import zstandard
 
 FORMAT_VERSION = 1
 DEFAULT_BLOCK_SIZE = 1 << 20  # uncompressed bytes per data block
-MAX_BLOCK_SIZE = 1 << 28  # keeps every block's sizes well inside the u32 fields
+# The format's maximum raw length of each record type: a reader refuses a record header
+# that announces more, before it reads or allocates anything.
+MAX_BLOCK_SIZE = 1 << 26  # 64 MiB
+MAX_ENTRY_END_SIZE = 1 << 16  # its JSON holds four integers
+MAX_DOCUMENT_SIZE = 1 << 28  # 256 MiB of header (with the TOC) or footer JSON
+# JSON documents: nesting and integer length limits (the dump writes depth 5 at most).
+MAX_JSON_DEPTH = 32
+MAX_JSON_DIGITS = 24  # any 64-bit integer fits
 
 MAGIC = b"\x89PSMA\r\n\x1a"  # first 8 bytes of every archive
 TRAILER_MAGIC = b"PSMA-END"  # last 8 bytes of a complete archive
@@ -140,7 +148,44 @@ class RecordHeader:
             record_type = RecordType(rtype)
         except ValueError:
             raise FormatViolation(f"unknown record type {rtype}") from None
-        return cls(record_type, entry_id, seq, raw_length, payload_length, payload_crc)
+        header = cls(record_type, entry_id, seq, raw_length, payload_length, payload_crc)
+        header.check_bounds()
+        return header
+
+    def check_bounds(self) -> None:
+        """Fields within the format's limits, so that the payload can be read safely."""
+        if self.type in (RecordType.HEADER, RecordType.FOOTER) and (self.entry_id or self.seq):
+            raise FormatViolation(
+                f"{self.type.name.lower()} record has entry id {self.entry_id} and sequence "
+                f"{self.seq}, both must be 0"
+            )
+        if self.type is RecordType.BLOCK and self.raw_length == 0:
+            raise FormatViolation("empty block")
+        limit = _MAX_RAW[self.type]
+        if self.raw_length > limit:
+            raise FormatViolation(
+                f"{self.type.name.lower()} record announces {self.raw_length} bytes, "
+                f"more than the format's maximum of {limit}"
+            )
+        if self.payload_length > compress_bound(self.raw_length):
+            raise FormatViolation(
+                f"payload of {self.payload_length} bytes is larger than any zstd frame of "
+                f"{self.raw_length} bytes"
+            )
+
+
+def compress_bound(size: int) -> int:
+    """The most bytes zstd's one-shot compression of ``size`` bytes takes (ZSTD_COMPRESSBOUND)."""
+    small = ((128 << 10) - size) >> 11 if size < (128 << 10) else 0
+    return size + (size >> 8) + small + 64  # + 64: frame header and checksum, generously
+
+
+_MAX_RAW = {
+    RecordType.HEADER: MAX_DOCUMENT_SIZE,
+    RecordType.BLOCK: MAX_BLOCK_SIZE,
+    RecordType.ENTRY_END: MAX_ENTRY_END_SIZE,
+    RecordType.FOOTER: MAX_DOCUMENT_SIZE,
+}
 
 
 # --- preamble and trailer ---------------------------------------------------------------
@@ -206,14 +251,19 @@ def encode_record(
 ) -> tuple[bytes, bytes]:
     """Compress ``data`` and return (record header, payload) ready to append."""
     raw_length = len(data)
-    if raw_length > _U32_MAX:
-        raise ValueError(f"record of {raw_length} bytes is too large for the archive format")
+    if raw_length > _MAX_RAW[record_type]:
+        raise ValueError(
+            f"{record_type.name.lower()} record of {raw_length} bytes is larger than the "
+            f"archive format allows ({_MAX_RAW[record_type]})"
+        )
     payload = cctx.compress(data)
     header = RecordHeader(record_type, entry_id, seq, raw_length, len(payload), zlib.crc32(payload))
     return header.pack(), payload
 
 
-def decode_payload(dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes) -> bytes:
+def decode_payload(
+    dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes | memoryview
+) -> bytes:
     """Check and decompress a record payload; never returns unverified bytes."""
     if len(payload) != header.payload_length:
         raise FormatViolation("payload is shorter than its record header says")
@@ -238,13 +288,70 @@ def dump_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
+class _JsonLimit(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise _JsonLimit(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonLimit(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _JsonLimit(f"{text} is not allowed")
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_no_constant
+)
+
+
+def _check_document(value: Any, what: str) -> None:
+    """Nesting depth, and strings that can be printed (no lone surrogates)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    raise FormatViolation(f"{what} holds an invalid string") from None
+            continue
+        if isinstance(item, dict):
+            children: Iterable[Any] = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise FormatViolation(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """Parse a JSON object, with limits on nesting and numbers; never a traceback."""
     try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = _DECODER.decode(raw.decode())
+    except UnicodeDecodeError:
+        raise FormatViolation(f"{what} is not UTF-8") from None
+    except RecursionError:
+        raise FormatViolation(f"{what} is nested too deeply") from None
+    except _JsonLimit as exc:
+        raise FormatViolation(f"{what} holds a value beyond the format's limits: {exc}") from None
+    except (json.JSONDecodeError, ValueError) as exc:
         raise FormatViolation(f"{what} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise FormatViolation(f"{what} is not a JSON object")
+    _check_document(value, what)
     return value
 
 
@@ -291,7 +398,7 @@ def stats_document(stats: EntryStats) -> dict[str, int]:
 
 
 def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
-    values = [doc.get(key) for key in ("rows", "raw_bytes", "blocks", "checksum")]
+    values: list[Any] = [doc.get(key) for key in ("rows", "raw_bytes", "blocks", "checksum")]
     if not all(is_count(value) for value in values) or values[3] > _U32_MAX:
         raise FormatViolation("entry statistics are malformed")
     rows, raw_bytes, blocks, checksum = values
