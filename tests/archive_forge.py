@@ -9,6 +9,7 @@ test makes is wrong.
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 import zstandard
 
+from pystream_migrate.archive import ArchiveWriter
 from pystream_migrate.archive.format import (
     PREAMBLE,
     RECORD_HEADER,
@@ -120,6 +122,39 @@ def _fixed_footer(record: Record, blocks: dict[int, list[tuple[int, int]]],
     except (ValueError, KeyError, TypeError, AttributeError):
         return record  # a footer a test broke on purpose stays as it is
     return record.with_json(document)
+
+
+def sample_toc() -> list[dict[str, Any]]:
+    """A table, its data and an index, as a dump writes them."""
+    copy = {"schema": "public", "table": "t", "columns": ["a", "b"], "where": None}
+    return [
+        {"id": 1, "kind": "TABLE", "schema": "public", "name": "t", "section": "pre-data",
+         "create_sql": "CREATE TABLE public.t (a int, b text);", "drop_sql": "",
+         "owner": "me", "owner_sql": "", "acl_sql": "", "comment_sql": "",
+         "tablespace": None, "deps": [], "copy": None, "info": {"oid": 100, "relid": 100}},
+        {"id": 2, "kind": "TABLE DATA", "schema": "public", "name": "t", "section": "data",
+         "create_sql": "", "drop_sql": "", "owner": None, "owner_sql": "", "acl_sql": "",
+         "comment_sql": "", "tablespace": None, "deps": [1], "copy": copy,
+         "info": {"relid": 100, "est_bytes": 80, "est_rows": 10}},
+        {"id": 3, "kind": "INDEX", "schema": "public", "name": "t_a", "section": "post-data",
+         "create_sql": "CREATE INDEX t_a ON public.t (a);", "drop_sql": "", "owner": None,
+         "owner_sql": "", "acl_sql": "", "comment_sql": "", "tablespace": None,
+         "deps": [1, 2], "copy": None, "info": {"table_oid": 100}},
+    ]
+
+
+def sample_archive() -> bytes:
+    out = io.BytesIO()
+    header = {"tool": "pystream-migrate", "source": {"database": "d", "timescaledb": None,
+                                                      "server_version_num": 150000},
+              "options": {"schema_only": False}, "unsupported": [], "warnings": []}
+    writer = ArchiveWriter(out, header, sample_toc(), block_size=64)
+    with writer.open_entry(2) as entry:
+        for i in range(10):
+            entry.write(b"%d\trow %d\n" % (i, i))
+        entry.close(rows=10)
+    writer.finish({"entries": 3, "dropped_chunks": [], "warnings": []})
+    return out.getvalue()
 
 
 def dump_of(make_db: Callable[..., str], path: Path, *statements: str) -> bytes:

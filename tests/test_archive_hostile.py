@@ -6,7 +6,6 @@ fail cleanly: exit 4, one line, no traceback, bounded memory, no hang.
 
 from __future__ import annotations
 
-import io
 import resource
 import subprocess
 import sys
@@ -16,46 +15,12 @@ from typing import Any
 
 import pytest
 
-from pystream_migrate.archive import ArchiveWriter
 from pystream_migrate.archive.format import RecordType
 from pystream_migrate.cli import main
 from pystream_migrate.errors import EXIT_ARCHIVE
-from tests.archive_forge import Record, decode, dump_of, forge, rle_bomb
+from tests.archive_forge import Record, decode, dump_of, forge, rle_bomb, sample_archive
 
 MEMORY_LIMIT = 1 << 30  # address space for a CLI run on a hostile archive
-
-
-def sample_toc() -> list[dict[str, Any]]:
-    """A table, its data and an index, as a dump writes them."""
-    copy = {"schema": "public", "table": "t", "columns": ["a", "b"], "where": None}
-    return [
-        {"id": 1, "kind": "TABLE", "schema": "public", "name": "t", "section": "pre-data",
-         "create_sql": "CREATE TABLE public.t (a int, b text);", "drop_sql": "",
-         "owner": "me", "owner_sql": "", "acl_sql": "", "comment_sql": "",
-         "tablespace": None, "deps": [], "copy": None, "info": {"oid": 100, "relid": 100}},
-        {"id": 2, "kind": "TABLE DATA", "schema": "public", "name": "t", "section": "data",
-         "create_sql": "", "drop_sql": "", "owner": None, "owner_sql": "", "acl_sql": "",
-         "comment_sql": "", "tablespace": None, "deps": [1], "copy": copy,
-         "info": {"relid": 100, "est_bytes": 80, "est_rows": 10}},
-        {"id": 3, "kind": "INDEX", "schema": "public", "name": "t_a", "section": "post-data",
-         "create_sql": "CREATE INDEX t_a ON public.t (a);", "drop_sql": "", "owner": None,
-         "owner_sql": "", "acl_sql": "", "comment_sql": "", "tablespace": None,
-         "deps": [1, 2], "copy": None, "info": {"table_oid": 100}},
-    ]
-
-
-def sample_archive() -> bytes:
-    out = io.BytesIO()
-    header = {"tool": "pystream-migrate", "source": {"database": "d", "timescaledb": None,
-                                                      "server_version_num": 150000},
-              "options": {"schema_only": False}, "unsupported": [], "warnings": []}
-    writer = ArchiveWriter(out, header, sample_toc(), block_size=64)
-    with writer.open_entry(2) as entry:
-        for i in range(10):
-            entry.write(b"%d\trow %d\n" % (i, i))
-        entry.close(rows=10)
-    writer.finish({"entries": 3, "dropped_chunks": [], "warnings": []})
-    return out.getvalue()
 
 
 def cli_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

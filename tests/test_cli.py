@@ -207,3 +207,124 @@ def test_dump_to_a_process_substitution_path(small_source: str) -> None:
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert _entries_in(received) > 0
+
+
+# --- exit paths (issue 17, item 4) ------------------------------------------------------
+
+
+def _sample_file(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    from tests.archive_forge import sample_archive
+
+    path = tmp_path / "sample.psm"
+    path.write_bytes(sample_archive())
+    return str(path)
+
+
+def test_list_into_a_pipe_whose_reader_left_ends_quietly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`list X | head`: the reader is gone before the first write; no word on stderr."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        res = subprocess.run([sys.executable, "-m", "pystream_migrate", "list",
+                              _sample_file(tmp_path)], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert res.stderr == ""
+    assert res.returncode == 1  # the listing did not get through
+
+
+@pytest.mark.parametrize("closed, args", [
+    (0, ["verify", "-"]),
+    (0, ["list", "-"]),
+    (0, ["restore", "-d", "host=127.0.0.1 port=1", "-f", "-"]),
+    (1, ["list", "ARCHIVE"]),
+    (1, ["verify", "ARCHIVE"]),
+    (1, ["dump", "-d", "host=127.0.0.1 port=1", "-f", "-"]),
+])
+def test_closed_standard_streams(tmp_path, closed: int, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """`verify - <&-`, `list f >&-`: one line, exit 2, never an AttributeError."""
+    import os
+
+    archive = _sample_file(tmp_path)
+    args = [archive if a == "ARCHIVE" else a for a in args]
+    res = subprocess.run([sys.executable, "-m", "pystream_migrate", *args],
+                         stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+                         preexec_fn=lambda: os.close(closed))
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    name = "standard input" if closed == 0 else "standard output"
+    assert f"{name} is closed" in lines[0]
+    assert res.returncode == 2
+
+
+def test_psycopg_warnings_while_unwinding_stay_quiet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """After a failed COPY, psycopg logs "error ignored terminating <psycopg.Copy
+    [INERROR]>"; the error that caused it is what the user is told, once.
+
+    In a child process: pytest's own logging handlers would swallow the warning here.
+    """
+    script = ("import logging, sys\n"
+              "from pystream_migrate.cli import main\n"
+              "code = main(['list', sys.argv[1]])\n"
+              "logging.getLogger('psycopg').warning('error ignored terminating %r', 'copy')\n"
+              "sys.exit(code)\n")
+    res = subprocess.run([sys.executable, "-c", script, _sample_file(tmp_path)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0 and res.stdout
+    assert res.stderr == ""
+
+
+def test_dump_header_has_one_creation_time(small_source: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pystream_migrate.archive import ArchiveReader
+    from pystream_migrate.archive.format import DEFAULT_LEVEL
+    from pystream_migrate.dump import DumpOptions
+
+    path = tmp_path / "a.psm"
+    assert _dump_to(small_source, str(path)).returncode == 0
+    with ArchiveReader.open(path) as reader:
+        assert "created_at" in reader.header and "created" not in reader.header
+        assert reader.header["options"]["compress"] == DEFAULT_LEVEL
+    listing = run_cli("list", str(path)).stdout
+    assert f"; created: {reader.header['created_at']} by" in listing
+    assert DumpOptions(dsn="", file="").compress == DEFAULT_LEVEL  # as the CLI's default
+
+
+def test_sigterm_during_dump(make_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """exit 130 with a message naming what was left, and no FILE.partial behind.
+
+    The table takes the dump a second or more to copy; FILE.partial exists from before
+    the copy starts until the rename, so the signal, sent as soon as it appears, lands
+    in the middle of the copy.
+    """
+    import time
+
+    import psycopg
+
+    source = make_db("term")
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int, v text)")
+        conn.execute("INSERT INTO t SELECT g, repeat(md5(g::text), 4) "
+                     "FROM generate_series(1, 500000) g")
+    path = tmp_path / "a.psm"
+    partial = tmp_path / "a.psm.partial"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "dump", "-d", source, "-f", str(path),
+         "--progress", "none"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not partial.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.005)
+        proc.terminate()
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "interrupted by SIGTERM" in lines[0] and f"{path} was not written" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

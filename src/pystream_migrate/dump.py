@@ -33,7 +33,7 @@ from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.copyio import copy_out_many
-from pystream_migrate.errors import MigrateError, PreconditionFailed
+from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.selection import (
     Selection,
@@ -287,6 +287,17 @@ class _Output:
         if self.tmp is not None:
             os.replace(self.tmp, self.final)
 
+    def interrupted(self, exc: KeyboardInterrupt) -> Interrupted:
+        """What an interrupt left: nothing, or an incomplete stream the reader must drop."""
+        how = "by SIGTERM" if isinstance(exc, Terminated) else "by Ctrl-C"
+        if self.tmp is not None:
+            return Interrupted(f"the dump was interrupted {how}; {self.path} was not written",
+                               hint="run the dump again")
+        where = "standard output" if self.path == "-" else self.path
+        return Interrupted(f"the dump was interrupted {how}; the archive written to {where} "
+                           "is incomplete", hint="its reader sees it as truncated; run the "
+                           "dump again")
+
     def abort(self) -> None:
         if self.path == "-":
             return
@@ -445,6 +456,9 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     except OSError as exc:
         out.abort()
         raise _write_error(exc, opts.file) from None
+    except KeyboardInterrupt as exc:
+        out.abort()
+        raise out.interrupted(exc) from None
     except BaseException:
         out.abort()
         raise

@@ -51,7 +51,7 @@ from pystream_migrate.archive.format import (
     unpack_preamble,
     unpack_trailer,
 )
-from pystream_migrate.errors import ArchiveError
+from pystream_migrate.errors import ArchiveError, UsageError
 
 _DAMAGED_HINT = "the archive is corrupt; restore from an intact copy or re-run the dump"
 _TRUNCATED_HINT = (
@@ -245,6 +245,9 @@ class ArchiveReader:
         The archive must start at offset 0 of a seekable file object.
         """
         if isinstance(source, str) and source == "-":
+            if sys.stdin is None:
+                raise UsageError("standard input is closed: there is no archive to read",
+                                 hint="give the archive's FILE, or pipe it in")
             return cls(sys.stdin.buffer, name="<stdin>")
         if isinstance(source, (str, os.PathLike)):
             name = os.fspath(source)
