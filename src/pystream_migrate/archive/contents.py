@@ -15,9 +15,10 @@ can add some; known members must have their documented types. Problems raise
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from pystream_migrate.archive.format import Footer, FormatViolation
+from pystream_migrate.archive.format import MAX_JSON_DEPTH, Footer, FormatViolation, check_depth
 
 SECTIONS = frozenset({"pre-data", "data", "post-data"})
 COPY_FORMATS = frozenset({"text", "binary"})
@@ -148,35 +149,56 @@ EXTRA_OPTIONAL = {
 DROPPED_REQUIRED = {"entry": _INT, "schema": _OPT_TEXT, "table": _OPT_TEXT}
 
 
-def _members(
-    doc: Mapping[str, Any],
-    where: str,
-    required: Mapping[str, tuple[Check, str]],
-    optional: Mapping[str, tuple[Check, str]],
-) -> None:
-    for key, (check, what) in required.items():
+@dataclass(frozen=True)
+class _Schema:
+    """Members of one kind of JSON object: those it must have, and those it may have."""
+
+    required: Mapping[str, tuple[Check, str]]
+    optional: Mapping[str, tuple[Check, str]]
+    known: Mapping[str, tuple[Check, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", {**self.optional, **self.required})
+
+
+ENTRY = _Schema(ENTRY_REQUIRED, ENTRY_OPTIONAL)
+COPY = _Schema(COPY_REQUIRED, COPY_OPTIONAL)
+INFO = _Schema({}, INFO_OPTIONAL)
+HEADER = _Schema({}, HEADER_OPTIONAL)
+SOURCE = _Schema({}, SOURCE_OPTIONAL)
+UNSUPPORTED = _Schema(UNSUPPORTED_REQUIRED, UNSUPPORTED_OPTIONAL)
+EXTRA = _Schema({}, EXTRA_OPTIONAL)
+DROPPED = _Schema(DROPPED_REQUIRED, {})
+
+
+def _members(doc: Mapping[str, Any], where: str, schema: _Schema) -> None:
+    """Required members present, known members of their type, the others not too deep."""
+    for key in schema.required:
         if key not in doc:
             raise FormatViolation(f'{where} has no "{key}"')
-        if not check(doc[key]):
-            raise FormatViolation(f'{where}: "{key}" must be {what}')
-    for key, (check, what) in optional.items():
-        if key in doc and not check(doc[key]):
-            raise FormatViolation(f'{where}: "{key}" must be {what}')
+    known = schema.known
+    for key, value in doc.items():
+        spec = known.get(key)
+        if spec is None:
+            if isinstance(value, (dict, list)):
+                check_depth(value, MAX_JSON_DEPTH, f'{where}: "{key}"')
+        elif not spec[0](value):
+            raise FormatViolation(f'{where}: "{key}" must be {spec[1]}')
 
 
 def check_entry(entry: Mapping[str, Any]) -> None:
     """One TOC entry (its id was checked by ``index_toc``)."""
     where = f"TOC entry {entry['id']}"
-    _members(entry, where, ENTRY_REQUIRED, ENTRY_OPTIONAL)
+    _members(entry, where, ENTRY)
     copy = entry.get("copy")
     if copy is not None:
-        _members(copy, f'{where}: "copy"', COPY_REQUIRED, COPY_OPTIONAL)
+        _members(copy, f'{where}: "copy"', COPY)
         if entry["section"] != "data":
             raise FormatViolation(f'{where}: only data entries have a "copy"')
     elif entry["kind"] == "TABLE DATA":
         raise FormatViolation(f'{where}: a TABLE DATA entry needs a "copy" object')
     if "info" in entry:
-        _members(entry["info"], f'{where}: "info"', {}, INFO_OPTIONAL)
+        _members(entry["info"], f'{where}: "info"', INFO)
 
 
 def check_dependencies(toc: Mapping[int, Mapping[str, Any]]) -> None:
@@ -208,16 +230,18 @@ def check_dependencies(toc: Mapping[int, Mapping[str, Any]]) -> None:
 
 def check_header(document: Mapping[str, Any], toc: Mapping[int, Mapping[str, Any]]) -> None:
     """The header's own members (without "toc"), and every TOC entry."""
-    _members(document, "the header", {}, HEADER_OPTIONAL)
+    _members(document, "the header", HEADER)
+    if "options" in document:
+        check_depth(document["options"], MAX_JSON_DEPTH, 'the header\'s "options"')
     if "source" in document:
-        _members(document["source"], 'the header\'s "source"', {}, SOURCE_OPTIONAL)
+        _members(document["source"], 'the header\'s "source"', SOURCE)
         extensions = document["source"].get("extensions", {})
         if not all(isinstance(v, str) for v in extensions.values()):
             raise FormatViolation('the header\'s "source": "extensions" must map names to '
                                   "versions")
     for position, item in enumerate(document.get("unsupported", ())):
         _members(item, f'the header\'s "unsupported" item {position}',
-                 UNSUPPORTED_REQUIRED, UNSUPPORTED_OPTIONAL)
+                 UNSUPPORTED)
     for entry in toc.values():
         check_entry(entry)
     check_dependencies(toc)
@@ -231,10 +255,10 @@ def holds_data(entry: Mapping[str, Any] | None) -> bool:
 def check_footer(footer: Footer, toc: Mapping[int, Mapping[str, Any]]) -> None:
     """The footer's "extra", and that every data entry's rows are there or accounted for."""
     extra = footer.extra
-    _members(extra, 'the footer\'s "extra"', {}, EXTRA_OPTIONAL)
+    _members(extra, 'the footer\'s "extra"', EXTRA)
     dropped: set[int] = set()
     for position, item in enumerate(extra.get("dropped_chunks", ())):
-        _members(item, f'the footer\'s "dropped_chunks" item {position}', DROPPED_REQUIRED, {})
+        _members(item, f'the footer\'s "dropped_chunks" item {position}', DROPPED)
         dropped.add(item["entry"])
     for entry_id in footer.entries:
         if not holds_data(toc.get(entry_id)):
