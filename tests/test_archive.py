@@ -31,11 +31,20 @@ from pystream_migrate.errors import EXIT_ARCHIVE, ArchiveError
 HEADER = {"source": {"postgres": "16.2", "timescaledb": "2.14.2"}, "options": {"jobs": 4}}
 
 
-def make_toc(count: int) -> list[dict[str, Any]]:
-    return [
-        {"id": i, "kind": "TABLE DATA", "schema": "public", "name": f"t{i}", "extra": [i]}
-        for i in range(1, count + 1)
-    ]
+def toc_entry(entry_id: int, *, data: bool = True) -> dict[str, Any]:
+    """A TOC entry as a dump writes it: table data (with a "copy") or a table definition."""
+    name = f"t{entry_id}"
+    if not data:
+        return {"id": entry_id, "kind": "TABLE", "schema": "public", "name": name,
+                "section": "pre-data", "extra": [entry_id]}
+    return {"id": entry_id, "kind": "TABLE DATA", "schema": "public", "name": name,
+            "section": "data", "extra": [entry_id],
+            "copy": {"schema": "public", "table": name, "columns": ["a"], "where": None}}
+
+
+def make_toc(count: int, data: set[int] | None = None) -> list[dict[str, Any]]:
+    """Entries 1..count; those in ``data`` (all by default) are data entries."""
+    return [toc_entry(i, data=data is None or i in data) for i in range(1, count + 1)]
 
 
 def describe(entry_id: int) -> str:
@@ -59,7 +68,8 @@ def write_archive(
 ) -> bytes:
     """Write entries in one thread, round-robin between them so that blocks interleave."""
     out = io.BytesIO()
-    writer = ArchiveWriter(out, HEADER, make_toc(toc_size or max(entries)), block_size=block_size)
+    toc = make_toc(toc_size or max(entries), set(entries))
+    writer = ArchiveWriter(out, HEADER, toc, block_size=block_size)
     open_writers = {entry_id: writer.open_entry(entry_id) for entry_id in entries}
     queues = {entry_id: list(chunks) for entry_id, chunks in entries.items()}
     while any(queues.values()):
@@ -179,7 +189,7 @@ def test_round_trip_sequential_and_random_access() -> None:
     assert reader.header["options"] == HEADER["options"]
     assert "toc" not in reader.header
     assert {"tool_version", "created_at"} <= reader.header.keys()
-    assert reader.toc == make_toc(5)
+    assert reader.toc == make_toc(5, {1, 2, 3, 4})
     assert reader.describe(2) == describe(2)
 
     data, stats = stream_contents(reader)
@@ -212,7 +222,7 @@ def test_file_path_round_trip_with_footer_extra(tmp_path: Path) -> None:
     path = tmp_path / "dump.psm"
     content = payload(7, 5000)
     with open_output(str(path)) as out:
-        writer = ArchiveWriter(out, HEADER, make_toc(2), block_size=1000, level=1)
+        writer = ArchiveWriter(out, HEADER, make_toc(2, {2}), block_size=1000, level=1)
         with writer.open_entry(2) as entry:
             entry.write(bytearray(content[:1234]))
             entry.write(memoryview(content)[1234:])
@@ -231,7 +241,8 @@ def test_file_path_round_trip_with_footer_extra(tmp_path: Path) -> None:
 def test_write_accepts_any_contiguous_buffer() -> None:
     numbers = array("i", range(1000))
     out = io.BytesIO()
-    writer = ArchiveWriter(out, {}, [{"id": 0}], block_size=333)
+    toc = [{**toc_entry(0), "kind": "TABLE DATA", "schema": None, "name": ""}]
+    writer = ArchiveWriter(out, {}, toc, block_size=333)
     entry = writer.open_entry(0)
     entry.write(memoryview(numbers))
     entry.write(b"")
@@ -239,12 +250,12 @@ def test_write_accepts_any_contiguous_buffer() -> None:
     writer.finish()
     reader = ArchiveReader.open(io.BytesIO(out.getvalue()))
     assert b"".join(reader.read_entry(0)) == numbers.tobytes()
-    assert reader.describe(0) == "entry 0"
+    assert reader.describe(0) == "entry 0 (TABLE DATA)"
 
 
 def test_empty_entries() -> None:
     out = io.BytesIO()
-    writer = ArchiveWriter(out, HEADER, make_toc(3))
+    writer = ArchiveWriter(out, HEADER, make_toc(3, {1, 2}))
     for entry_id in (1, 2):
         stats = writer.open_entry(entry_id).close(rows=0)
         assert stats == EntryStats(entry_id, 0, 0, 0, 0)
@@ -256,7 +267,7 @@ def test_empty_entries() -> None:
     assert reader.index() == {1: EntryStats(1, 0, 0, 0, 0), 2: EntryStats(2, 0, 0, 0, 0)}
     with pytest.raises(ArchiveError) as info:
         reader.read_entry(3)
-    assert describe(3) in message(info) and "no data" in message(info)
+    assert "entry 3 (TABLE public.t3)" in message(info) and "no data" in message(info)
 
 
 def test_archive_without_entries() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from psycopg import sql
 from pystream_migrate import errors
 from pystream_migrate.archive import ArchiveReader, ArchiveWriter
 from pystream_migrate.cli import EPILOG
+from pystream_migrate.connection import connection_budget
 from pystream_migrate.localcluster import LocalCluster
 from pystream_migrate.sample import load_sample
 from tests.migrate_support import cli, dump, restore, scalar
@@ -184,6 +186,56 @@ def test_wrong_password() -> None:
         assert "password authentication failed" in line
         assert "PGPASSWORD" in line  # says where a password can come from
         assert "wrong-one" not in res.stderr and "right-one" not in res.stderr
+        # No password at all: the hint says where one goes, and the masker leaves the
+        # hint's own "password=..." alone.
+        env = {**os.environ, "PGPASSFILE": "/nonexistent/pgpass"}
+        env.pop("PGPASSWORD", None)
+        res = subprocess.run([sys.executable, "-m", "pystream_migrate", "dump", "-d",
+                              cluster.dsn(), "-f", "x.psm"], capture_output=True, text=True,
+                             timeout=60, check=False, env=env)
+        line = _one_line(res)
+        assert res.returncode == errors.EXIT_CONNECTION
+        assert "none was given" in line and "password=... in the DSN" in line, line
+        assert "***" not in line
+
+
+def test_more_jobs_than_the_target_takes(archive: Path, target_db: str) -> None:
+    """-j beyond the free connections: exit 5 up front, with the numbers and the fix."""
+    with psycopg.connect(target_db, autocommit=True) as conn:
+        free, why = connection_budget(conn)
+        row = conn.execute("SELECT current_setting('max_connections')::int, count(*) "
+                           "FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                           ).fetchone()
+        assert row is not None
+        max_connections, in_use = row
+        # A superuser's budget: every slot but those in use (this one included).
+        assert free == max_connections - in_use
+        assert f"max_connections {max_connections}" in why
+    jobs = min(free + 1, 256)
+    res = restore(target_db, archive, "-j", str(jobs), check=False)
+    line = _one_line(res)
+    assert res.returncode == errors.EXIT_PRECONDITION
+    assert f"-j {jobs} needs {jobs}" in line and "max_connections" in line
+    assert "--resume" in line
+    assert _user_relations(target_db) == 0
+
+
+def test_connection_budget_of_a_limited_role(pg_server, make_db) -> None:  # type: ignore[no-untyped-def]
+    """A role's CONNECTION LIMIT is part of the budget; superuser slots are not."""
+    dsn = make_db("budget")
+    role = f"budget_{os.getpid()}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 3").format(
+            sql.Identifier(role)))
+    try:
+        params = dict(psycopg.conninfo.conninfo_to_dict(dsn), user=role)
+        with psycopg.connect(**params, autocommit=True) as conn:
+            free, why = connection_budget(conn)
+        assert free == 2, why  # three, less this one
+        assert "the role's CONNECTION LIMIT 3 with 1 in use" in why
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def test_a_role_that_cannot_read_everything(pg_server, make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

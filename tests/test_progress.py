@@ -92,3 +92,63 @@ def test_live_display_in_a_terminal(sample_source: str, tmp_path: Path) -> None:
     assert "\x1b[" in text  # drawn with terminal control codes, updated in place
     assert "dump" in text and "rows" in text
     assert f"{_rows(sample_source)} rows" in text
+
+
+# --- estimates that run short (issue 17 item 4, issue 14) --------------------------------
+
+
+def _run_phase(display: type, *, estimate: int, written: int, entries: int,
+               total_entries: int, failed: bool = False) -> list[str]:
+    import io
+
+    from pystream_migrate import progress
+
+    stream = io.StringIO()
+    p = display(stream)
+    p._last = float("inf")  # no periodic lines: only what is asked for below
+    p.phase("dump", total_bytes=estimate, total_entries=total_entries)
+    for i in range(entries):
+        p.start_entry("w1", f"TABLE DATA public.t{i}")
+        p.advance(written // entries)
+        p.finish_entry("w1", 10)
+    if isinstance(p, progress.PlainProgress):
+        stream.write(p._line() + "\n")
+    else:
+        p._emit("progress")
+    p.close(failed=failed)
+    return stream.getvalue().splitlines()
+
+
+def test_plain_line_never_reads_over_100_percent() -> None:
+    from pystream_migrate.progress import PlainProgress
+
+    during, end = _run_phase(PlainProgress, estimate=3_500_000, written=7_000_000,
+                             entries=49, total_entries=48)
+    assert "99% 6.7 MiB of ~6.7 MiB" in during, during  # not "200% ... of ~3.3 MiB"
+    assert "49/49 entries" in during  # not 49/48
+    assert end.endswith(", done") and "%" not in end and "~" not in end, end
+    assert "6.7 MiB, 490 rows, 49/49 entries" in end
+
+
+def test_plain_line_of_a_finished_phase_says_no_percent() -> None:
+    from pystream_migrate.progress import PlainProgress
+
+    *_, end = _run_phase(PlainProgress, estimate=1_000_000, written=720_000, entries=4,
+                         total_entries=4)
+    assert end.endswith(", done") and "72%" not in end, end  # not "72% ... done"
+    *_, stopped = _run_phase(PlainProgress, estimate=1_000_000, written=720_000, entries=4,
+                             total_entries=5, failed=True)
+    assert "72% " in stopped and stopped.endswith(", stopped")
+
+
+def test_json_totals_never_below_what_was_done() -> None:
+    from pystream_migrate.progress import JsonProgress
+
+    lines = [json.loads(line) for line in _run_phase(
+        JsonProgress, estimate=100, written=300, entries=3, total_entries=2)]
+    progress_event, done = lines[-2], lines[-1]
+    assert progress_event["total_bytes"] >= progress_event["bytes"] == 300
+    assert progress_event["total_entries"] >= progress_event["entries_done"] == 3
+    assert done["event"] == "done"
+    assert (done["bytes"], done["total_bytes"]) == (300, 300)
+    assert (done["entries_done"], done["total_entries"]) == (3, 3)

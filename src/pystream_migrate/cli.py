@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 
 import psycopg
 
 from pystream_migrate import __version__
 from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.connection import mask_password
-from pystream_migrate.errors import EXIT_FAILURE, EXIT_INTERRUPTED, MigrateError
+from pystream_migrate.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MigrateError,
+    Terminated,
+)
 
 PROG = "pystream-migrate"
 
 EPILOG = """\
-exit codes: 0 success, 1 operation failed, 2 bad command line, 3 cannot connect or log in,
-4 archive truncated or corrupt, 5 source/target not fit for the job (versions, non-empty
-target, missing extension or privilege), 6 verify found differences, 130 interrupted.
+exit codes: 0 success, 1 operation failed, 2 bad command line (or a needed standard stream
+closed), 3 cannot connect or log in, 4 archive truncated, corrupt or malformed, 5 source/target
+not fit for the job (versions, non-empty target, missing extension or privilege, too few
+connections for -j), 6 verify found differences, 130 interrupted (Ctrl-C or SIGTERM).
 Connection settings not in -d come from the libpq environment (PGHOST, PGPORT, PGUSER,
 PGPASSWORD, PGSERVICE, PGSSLMODE, ~/.pgpass), as for psql."""
 
@@ -212,20 +224,75 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def error(message: str) -> None:
-    print(f"{PROG}: error: {mask_password(message)}", file=sys.stderr)
+    """Print ``pystream-migrate: error: MESSAGE`` on stderr (if there is one)."""
+    if sys.stderr is not None:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM unwinds the main thread as Ctrl-C does: every command cleans up, exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _closed_stream(args: argparse.Namespace) -> str | None:
+    """The standard stream this command needs that was closed (``<&-``, ``>&-``)."""
+    if sys.stdin is None and getattr(args, "file", None) == "-" and args.command != "dump":
+        return "standard input"
+    if sys.stdout is None and (args.command in ("list", "verify")
+                               or (args.command == "dump" and args.file == "-")):
+        return "standard output"
+    return None
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of our output went away (``list ... | head``): end without a word.
+
+    Whatever is still buffered for stdout goes to /dev/null, so that the interpreter's
+    last flush does not complain either.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    closed = _closed_stream(args)
+    if closed is not None:
+        error(f"{closed} is closed; {args.command} needs it "
+              f"({'give a FILE' if closed == 'standard input' else 'redirect it'})")
+        return EXIT_USAGE
+    # psycopg logs what it ignores while unwinding a failed COPY ("error ignored
+    # terminating <psycopg.Copy ...>"); the error that caused it is reported instead.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    logging.getLogger("psycopg").propagate = False
     func: Callable[[argparse.Namespace], int] = args.func
+    with _sigterm_interrupts():
+        return _run(func, args)
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; every failure becomes one line on stderr and an exit code."""
     try:
         return func(args)
     except MigrateError as exc:
-        error(exc.one_line())
+        error(exc.one_line(mask_password))
         return exc.exit_code
-    except KeyboardInterrupt:
-        error("interrupted")
+    except KeyboardInterrupt as exc:
+        error("interrupted by SIGTERM" if isinstance(exc, Terminated) else "interrupted")
         return EXIT_INTERRUPTED
     except psycopg.Error as exc:
         # A server error no code path explained: still one line, never a traceback.
@@ -233,17 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = diag.message_primary or str(exc).splitlines()[0]
         if diag.message_hint:
             text += f" ({diag.message_hint})"
-        error(f"the server reported: {text}")
-        return EXIT_FAILURE
-    except OSError as exc:
-        error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        error(mask_password(f"the server reported: {text}"))
         return EXIT_FAILURE
     except BrokenPipeError:
-        # The reader of our stdout went away; say so once and do not print a traceback.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
-        error("output pipe closed by the reader")
+        _quiet_broken_pipe()
+        return EXIT_FAILURE
+    except OSError as exc:
+        error(mask_password(f"{exc.strerror or exc}"
+                            + (f": {exc.filename}" if exc.filename else "")))
         return EXIT_FAILURE

@@ -13,7 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import conninfo as _conninfo
 
-from pystream_migrate.errors import ConnectionFailed, UsageError
+from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.errors import ConnectionFailed, PreconditionFailed, UsageError
 
 APPLICATION_NAME = "pystream-migrate"
 
@@ -30,7 +31,8 @@ def mask_password(text: str) -> str:
 def parse_dsn(dsn: str) -> dict[str, str]:
     """Parse a conninfo string or URI; raise a one-line :class:`UsageError` if it is malformed."""
     try:
-        return dict(_conninfo.conninfo_to_dict(dsn))
+        params = _conninfo.conninfo_to_dict(dsn)
+        return {key: str(value) for key, value in params.items() if value is not None}
     except psycopg.ProgrammingError as exc:
         detail = mask_password(str(exc).splitlines()[0]) if str(exc) else "malformed"
         raise UsageError(
@@ -80,6 +82,12 @@ def _explain(exc: psycopg.OperationalError, where: str) -> tuple[str, str | None
         )
     if "could not translate host name" in low or "name or service not known" in low:
         return (f"cannot connect to {where}: unknown host name", "check the host in the DSN")
+    if "too many clients" in low or "connection slots are reserved" in low:
+        return (
+            f"cannot connect to {where}: {detail}",
+            "lower -j or raise max_connections on the server; a restore stopped by this "
+            "finishes with --resume",
+        )
     if "timeout expired" in low or "timed out" in low:
         return (f"cannot connect to {where}: timed out", "check the host, port and firewall")
     return (f"cannot connect to {where}: {detail}", None)
@@ -96,6 +104,35 @@ def connect(dsn: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Con
         message, hint = _explain(exc, where)
         raise ConnectionFailed(message, hint=hint) from None
     return conn
+
+
+def connection_budget(conn: psycopg.Connection) -> tuple[int, str]:
+    """How many more connections this role may open to this database now, and why."""
+    row = fetch_all(conn, "connection_budget")[0]
+    if not conn.autocommit:
+        conn.rollback()
+    free = row["max_connections"] - row["reserved"] - row["in_use"]
+    why = [f"max_connections {row['max_connections']}"]
+    if row["reserved"]:
+        why.append(f"{row['reserved']} reserved for superusers")
+    why.append(f"{row['in_use']} in use")
+    for limit, in_use, what in ((row["role_limit"], row["role_in_use"], "the role's"),
+                                (row["db_limit"], row["db_in_use"], "the database's")):
+        if limit >= 0 and limit - in_use < free:
+            free = limit - in_use
+            why.append(f"{what} CONNECTION LIMIT {limit} with {in_use} in use")
+    return max(free, 0), ", ".join(why)
+
+
+def check_connection_budget(conn: psycopg.Connection, needed: int, where: str) -> None:
+    """Refuse up front (exit 5) when ``-j`` needs more connections than the server has."""
+    free, why = connection_budget(conn)
+    if needed > free:
+        raise PreconditionFailed(
+            f"{where} accepts {free} more connections ({why}) and -j {needed} needs {needed}",
+            hint=f"run with -j {max(free, 1)} or less, or raise the limit; a restore that "
+            "stops for want of connections later finishes with --resume",
+        )
 
 
 def with_dbname(dsn: str, dbname: str) -> str:

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import errno
 import os
 import queue
+import re
+import stat
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import psycopg
@@ -28,11 +28,12 @@ from psycopg import sql
 
 from pystream_migrate import __version__
 from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
+from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.copyio import copy_out_many
-from pystream_migrate.errors import MigrateError, PreconditionFailed
+from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.selection import (
     Selection,
@@ -56,7 +57,7 @@ class DumpOptions:
     dsn: str
     file: str
     jobs: int = 2
-    compress: int = 3
+    compress: int = DEFAULT_LEVEL
     schema_only: bool = False
     data_only: bool = False
     exclude_table_data: list[str] = field(default_factory=list)
@@ -71,7 +72,7 @@ class DumpOptions:
             dsn=args.dbname,
             file=args.file,
             jobs=getattr(args, "jobs", 2),
-            compress=getattr(args, "compress", 3),
+            compress=getattr(args, "compress", DEFAULT_LEVEL),
             schema_only=getattr(args, "schema_only", False),
             data_only=getattr(args, "data_only", False),
             exclude_table_data=list(getattr(args, "exclude_table_data", []) or []),
@@ -221,37 +222,90 @@ def _lock_and_copy(
     return _copy_entry(conn, entry, writer, progress, worker)
 
 
+_FD_DIRECTORY = re.compile(r"/proc/[^/]+/fd")  # where /dev/stdout and /dev/fd/N lead
+_MAX_LINKS = 40  # as the kernel's ELOOP limit
+
+
+def _destination(path: str) -> tuple[str, bool]:
+    """Where ``path`` really leads, and whether it must be written in place.
+
+    Symlinks are followed one by one (a dangling one to the file it names). A path that
+    goes through a file descriptor (``/dev/stdout``, ``/dev/fd/63`` from ``>(cmd)``) or
+    ends at anything but a regular file (a FIFO, ``/dev/null``) is written in place:
+    there is no rename to make atomic, and a rename would destroy it.
+    """
+    current = os.path.abspath(path)
+    for _ in range(_MAX_LINKS):
+        parent = os.path.realpath(os.path.dirname(current))
+        current = os.path.join(parent, os.path.basename(current))
+        if _FD_DIRECTORY.fullmatch(parent):
+            return current, True
+        if not os.path.islink(current):
+            break
+        current = os.path.join(parent, os.readlink(current))
+    else:
+        raise MigrateError(f"cannot write {path}: too many levels of symbolic links")
+    try:
+        mode = os.stat(current).st_mode
+    except FileNotFoundError:
+        return current, False
+    except OSError as exc:
+        raise MigrateError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise MigrateError(f"{path} is a directory", hint="give a file name with -f")
+    return current, not stat.S_ISREG(mode)
+
+
 class _Output:
-    """The archive's destination: stdout, or FILE written as FILE.partial then renamed."""
+    """The archive's destination: stdout; a regular FILE, written as FILE.partial then
+    renamed; or anything else (a FIFO, a device, ``/dev/fd/N``), written in place."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.fh: BinaryIO
+        self.tmp: str | None = None
+        self.final = path
         if path == "-":
             self.fh = sys.stdout.buffer
-            self.tmp: Path | None = None
-        else:
-            target = Path(path)
-            if target.is_dir():
-                raise MigrateError(f"{path} is a directory", hint="give a file name with -f")
-            self.tmp = target.with_name(target.name + ".partial")
-            try:
-                self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
-            except OSError as exc:
-                raise MigrateError(f"cannot write {path}: {exc.strerror}") from None
+            return
+        self.final, in_place = _destination(path)
+        target = self.final if in_place else self.final + ".partial"
+        try:
+            self.fh = open(target, "wb")  # noqa: SIM115 - closed in commit/abort
+        except OSError as exc:
+            raise MigrateError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if not in_place:
+            self.tmp = target
 
     def commit(self) -> None:
         self.fh.flush()
+        if self.path == "-":
+            return
         if self.tmp is not None:
             os.fsync(self.fh.fileno())
-            self.fh.close()
-            os.replace(self.tmp, self.path)
+        self.fh.close()
+        if self.tmp is not None:
+            os.replace(self.tmp, self.final)
+
+    def interrupted(self, exc: KeyboardInterrupt) -> Interrupted:
+        """What an interrupt left: nothing, or an incomplete stream the reader must drop."""
+        how = "by SIGTERM" if isinstance(exc, Terminated) else "by Ctrl-C"
+        if self.tmp is not None:
+            return Interrupted(f"the dump was interrupted {how}; {self.path} was not written",
+                               hint="run the dump again")
+        where = "standard output" if self.path == "-" else self.path
+        return Interrupted(f"the dump was interrupted {how}; the archive written to {where} "
+                           "is incomplete", hint="its reader sees it as truncated; run the "
+                           "dump again")
 
     def abort(self) -> None:
+        if self.path == "-":
+            return
+        with contextlib.suppress(OSError):
+            self.fh.close()
         if self.tmp is not None:
             with contextlib.suppress(OSError):
-                self.fh.close()
-            self.tmp.unlink(missing_ok=True)
+                os.unlink(self.tmp)
 
 
 def _write_error(exc: OSError, path: str) -> MigrateError:
@@ -371,7 +425,6 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     header = {
         "tool": "pystream-migrate",
         "tool_version": __version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": {**facts, "timescaledb": tsinfo.version,
                    "timescaledb_license": tsinfo.license},
         "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,
@@ -403,6 +456,9 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     except OSError as exc:
         out.abort()
         raise _write_error(exc, opts.file) from None
+    except KeyboardInterrupt as exc:
+        out.abort()
+        raise out.interrupted(exc) from None
     except BaseException:
         out.abort()
         raise

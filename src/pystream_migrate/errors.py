@@ -7,6 +7,8 @@ The codes are documented in ``docs/usage.md``; keep the two in step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 EXIT_OK = 0
 EXIT_FAILURE = 1  # an operation failed on the server or locally
 EXIT_USAGE = 2  # bad command line (argparse uses 2 as well)
@@ -14,7 +16,7 @@ EXIT_CONNECTION = 3  # could not connect or log in
 EXIT_ARCHIVE = 4  # the archive is truncated, corrupt or not an archive
 EXIT_PRECONDITION = 5  # the target or source is not fit for the job (versions, emptiness, ...)
 EXIT_DIFFERENCES = 6  # verify found differences
-EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
 class MigrateError(Exception):
@@ -27,8 +29,10 @@ class MigrateError(Exception):
         self.message = message
         self.hint = hint
 
-    def one_line(self) -> str:
-        text = " ".join(self.message.split())
+    def one_line(self, mask: Callable[[str], str] = str) -> str:
+        """Message and hint on one line; ``mask`` is applied to the message only (a hint
+        is the tool's own text, e.g. "put password=... in the DSN")."""
+        text = mask(" ".join(self.message.split()))
         if self.hint:
             text += f" ({' '.join(self.hint.split())})"
         return text
@@ -52,3 +56,13 @@ class PreconditionFailed(MigrateError):
 
 class DifferencesFound(MigrateError):
     exit_code = EXIT_DIFFERENCES
+
+
+class Interrupted(MigrateError):
+    """Ctrl-C or SIGTERM, with what the interrupted command left behind."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""

@@ -53,7 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     src = header.get("source", {})
     out.write(f"; archive: {args.file}\n")
-    out.write(f"; created: {header.get('created')} by pystream-migrate "
+    out.write(f"; created: {header.get('created_at')} by pystream-migrate "
               f"{header.get('tool_version')}\n")
     out.write(f"; source: database {src.get('database')}, PostgreSQL "
               f"{src.get('server_version')}, TimescaleDB {src.get('timescaledb') or 'none'}\n")

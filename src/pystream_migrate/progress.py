@@ -87,20 +87,29 @@ class Progress:
         self.close(failed=exc_type is not None)
 
     # Snapshot of the numbers, for the displays.
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, ended: bool = False) -> dict[str, Any]:
+        """The numbers; totals are estimates, so they never read less than what was done.
+
+        Once a phase has ended (``ended``), the totals are what was done.
+        """
         with self.lock:
             elapsed = max(time.monotonic() - self.started, 1e-6)
             rate = self.bytes / elapsed
             eta = None
             if self.total_bytes and rate > 0 and self.bytes < self.total_bytes:
                 eta = (self.total_bytes - self.bytes) / rate
+            total_bytes = max(self.total_bytes, self.bytes) if self.total_bytes else 0
+            total_entries = max(self.total_entries, self.entries_done)
+            if ended and not self.failed:
+                total_bytes = self.bytes if self.total_bytes else 0
+                total_entries, eta = self.entries_done, None
             return {
                 "phase": self.phase_name,
                 "bytes": self.bytes,
-                "total_bytes": self.total_bytes,
+                "total_bytes": total_bytes,
                 "rows": self.rows,
                 "entries_done": self.entries_done,
-                "total_entries": self.total_entries,
+                "total_entries": total_entries,
                 "bytes_per_second": round(rate),
                 "eta_seconds": None if eta is None else round(eta, 1),
                 "elapsed_seconds": round(elapsed, 1),
@@ -119,11 +128,15 @@ class PlainProgress(Progress):
         super().__init__(stream)
         self._last = 0.0
 
-    def _line(self) -> str:
-        s = self.snapshot()
-        pct = f"{100 * s['bytes'] / s['total_bytes']:.0f}% " if s["total_bytes"] else ""
+    def _line(self, *, ended: bool = False) -> str:
+        s = self.snapshot(ended=ended)
+        done = ended and not self.failed
+        pct = total = ""
+        if s["total_bytes"] and not done:
+            # An estimate: never 100% (nor more) before the phase is over.
+            pct = f"{min(99, 100 * s['bytes'] // s['total_bytes'])}% "
+            total = f" of ~{_human(s['total_bytes'])}"
         eta = f", ETA {s['eta_seconds']:.0f}s" if s["eta_seconds"] is not None else ""
-        total = f" of ~{_human(s['total_bytes'])}" if s["total_bytes"] else ""
         busy = "; ".join(s["workers"].values())
         if not s["bytes"] and not s["total_bytes"]:  # DDL: entries are what counts
             return (f"pystream-migrate: {s['phase']}: {s['entries_done']}/{s['total_entries']} "
@@ -143,7 +156,7 @@ class PlainProgress(Progress):
 
     def _on_phase_end(self) -> None:
         end = "stopped" if self.failed else "done"
-        print(f"{self._line()}, {end}", file=self.stream, flush=True)
+        print(f"{self._line(ended=True)}, {end}", file=self.stream, flush=True)
 
 
 class JsonProgress(Progress):
@@ -151,8 +164,9 @@ class JsonProgress(Progress):
         super().__init__(stream)
         self._last = 0.0
 
-    def _emit(self, event: str) -> None:
-        print(json.dumps({"event": event, **self.snapshot()}), file=self.stream, flush=True)
+    def _emit(self, event: str, *, ended: bool = False) -> None:
+        print(json.dumps({"event": event, **self.snapshot(ended=ended)}), file=self.stream,
+              flush=True)
 
     def _on_phase(self) -> None:
         self._last = time.monotonic()
@@ -165,7 +179,7 @@ class JsonProgress(Progress):
             self._emit("progress")
 
     def _on_phase_end(self) -> None:
-        self._emit("stopped" if self.failed else "done")
+        self._emit("stopped" if self.failed else "done", ended=True)
 
 
 class RichProgress(Progress):
@@ -210,7 +224,8 @@ class RichProgress(Progress):
     def _on_change(self) -> None:
         s = self.snapshot()
         if self._task is not None:
-            self._bar.update(self._task, completed=s["bytes"], rows=s["rows"])
+            self._bar.update(self._task, completed=s["bytes"], rows=s["rows"],
+                             total=s["total_bytes"] or None)
         for worker in list(self._worker_tasks):
             if worker not in s["workers"]:
                 self._bar.remove_task(self._worker_tasks.pop(worker))

@@ -30,7 +30,13 @@ from psycopg import pq, sql
 from pystream_migrate import restore_state, timescale
 from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.catalog.queries import fetch_all
-from pystream_migrate.connection import connect, describe_target, parse_dsn, with_dbname
+from pystream_migrate.connection import (
+    check_connection_budget,
+    connect,
+    describe_target,
+    parse_dsn,
+    with_dbname,
+)
 from pystream_migrate.errors import ArchiveError, MigrateError, PreconditionFailed
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.restore_stream import StreamedEntry
@@ -403,6 +409,9 @@ class _Restore:
                 f"source's {src_num // 10000}",
                 hint="restore into PostgreSQL of the same major version or newer",
             )
+        # Connection budget, up front (issue 17; the check lives in connection.py):
+        # -j workers open one connection each while the leader's stays open.
+        check_connection_budget(leader, o.jobs, f"the target {where}")
         has_state = restore_state.exists(leader)
         if o.resume:
             if not has_state:

@@ -22,10 +22,11 @@ SCHEMA = "_pystream_migrate"
 
 def archive_identity(header: dict[str, Any]) -> str:
     """A stable identity for an archive, from its header."""
-    blob = json.dumps(
-        {k: header.get(k) for k in ("created", "source", "tool_version", "options")},
-        sort_keys=True, default=str,
-    )
+    # Earlier dumps wrote "created" next to "created_at" (issue 14); an archive of an
+    # older dump keeps the identity it had, so that --resume still recognises it.
+    fields = {k: header.get(k) for k in ("source", "tool_version", "options")}
+    fields["created"] = header.get("created") or header.get("created_at")
+    blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 

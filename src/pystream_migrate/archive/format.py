@@ -14,6 +14,8 @@ names the archive and the affected entry.
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +27,13 @@ import zstandard
 
 FORMAT_VERSION = 1
 DEFAULT_BLOCK_SIZE = 1 << 20  # uncompressed bytes per data block
-MAX_BLOCK_SIZE = 1 << 28  # keeps every block's sizes well inside the u32 fields
+# The format's maximum raw length of each record type: a reader refuses a record header
+# that announces more, before it reads or allocates anything.
+MAX_BLOCK_SIZE = 1 << 26  # 64 MiB
+MAX_ENTRY_END_SIZE = 1 << 16  # its JSON holds four integers
+MAX_DOCUMENT_SIZE = 1 << 28  # 256 MiB of header (with the TOC) or footer JSON
+# JSON documents: how deep a member the schema does not type (contents.py) may nest.
+MAX_JSON_DEPTH = 16
 
 MAGIC = b"\x89PSMA\r\n\x1a"  # first 8 bytes of every archive
 TRAILER_MAGIC = b"PSMA-END"  # last 8 bytes of a complete archive
@@ -140,7 +148,44 @@ class RecordHeader:
             record_type = RecordType(rtype)
         except ValueError:
             raise FormatViolation(f"unknown record type {rtype}") from None
-        return cls(record_type, entry_id, seq, raw_length, payload_length, payload_crc)
+        header = cls(record_type, entry_id, seq, raw_length, payload_length, payload_crc)
+        header.check_bounds()
+        return header
+
+    def check_bounds(self) -> None:
+        """Fields within the format's limits, so that the payload can be read safely."""
+        if self.type in (RecordType.HEADER, RecordType.FOOTER) and (self.entry_id or self.seq):
+            raise FormatViolation(
+                f"{self.type.name.lower()} record has entry id {self.entry_id} and sequence "
+                f"{self.seq}, both must be 0"
+            )
+        if self.type is RecordType.BLOCK and self.raw_length == 0:
+            raise FormatViolation("empty block")
+        limit = _MAX_RAW[self.type]
+        if self.raw_length > limit:
+            raise FormatViolation(
+                f"{self.type.name.lower()} record announces {self.raw_length} bytes, "
+                f"more than the format's maximum of {limit}"
+            )
+        if self.payload_length > compress_bound(self.raw_length):
+            raise FormatViolation(
+                f"payload of {self.payload_length} bytes is larger than any zstd frame of "
+                f"{self.raw_length} bytes"
+            )
+
+
+def compress_bound(size: int) -> int:
+    """The most bytes zstd's one-shot compression of ``size`` bytes takes (ZSTD_COMPRESSBOUND)."""
+    small = ((128 << 10) - size) >> 11 if size < (128 << 10) else 0
+    return size + (size >> 8) + small + 64  # + 64: frame header and checksum, generously
+
+
+_MAX_RAW = {
+    RecordType.HEADER: MAX_DOCUMENT_SIZE,
+    RecordType.BLOCK: MAX_BLOCK_SIZE,
+    RecordType.ENTRY_END: MAX_ENTRY_END_SIZE,
+    RecordType.FOOTER: MAX_DOCUMENT_SIZE,
+}
 
 
 # --- preamble and trailer ---------------------------------------------------------------
@@ -206,14 +251,19 @@ def encode_record(
 ) -> tuple[bytes, bytes]:
     """Compress ``data`` and return (record header, payload) ready to append."""
     raw_length = len(data)
-    if raw_length > _U32_MAX:
-        raise ValueError(f"record of {raw_length} bytes is too large for the archive format")
+    if raw_length > _MAX_RAW[record_type]:
+        raise ValueError(
+            f"{record_type.name.lower()} record of {raw_length} bytes is larger than the "
+            f"archive format allows ({_MAX_RAW[record_type]})"
+        )
     payload = cctx.compress(data)
     header = RecordHeader(record_type, entry_id, seq, raw_length, len(payload), zlib.crc32(payload))
     return header.pack(), payload
 
 
-def decode_payload(dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes) -> bytes:
+def decode_payload(
+    dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes | memoryview
+) -> bytes:
     """Check and decompress a record payload; never returns unverified bytes."""
     if len(payload) != header.payload_length:
         raise FormatViolation("payload is shorter than its record header says")
@@ -238,13 +288,86 @@ def dump_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
+class _JsonLimit(ValueError):
+    pass
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonLimit(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _JsonLimit(f"{text} is not allowed")
+
+
+# Integers parse as Python's int does: past sys.get_int_max_str_digits() (4300) digits it
+# raises ValueError, reported as a number beyond the limits; the schema (contents.py)
+# holds the integers it types to 64 bits. A hook per integer would cost a Python call
+# for each of a footer's two numbers per block.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_no_constant)
+# Unicode text cannot hold a lone surrogate; only a JSON escape can make one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def check_depth(value: Any, levels: int, what: str) -> None:
+    """``value`` nests at most ``levels`` more lists and objects (iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= levels:
+            raise FormatViolation(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _check_strings(value: Any, what: str) -> None:
+    """Every string can be printed: no lone surrogate (slow; only when escapes hint one)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                raise FormatViolation(f"{what} holds an invalid string") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """Parse a JSON object, with limits on nesting and numbers; never a traceback.
+
+    Nesting beyond what the parser's recursion allows fails here; members that the
+    schema (``contents.py``) does not type are checked against MAX_JSON_DEPTH there.
+    """
     try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = raw.decode()
+        value = _DECODER.decode(text)
+    except UnicodeDecodeError:
+        raise FormatViolation(f"{what} is not UTF-8") from None
+    except RecursionError:
+        raise FormatViolation(f"{what} is nested too deeply") from None
+    except json.JSONDecodeError as exc:
         raise FormatViolation(f"{what} is not valid JSON ({exc})") from None
+    except ValueError as exc:  # _JsonLimit, or an integer past int's digit limit
+        reason = str(exc).split(";")[0]
+        raise FormatViolation(f"{what} holds a number beyond the format's limits ({reason})"
+                              ) from None
     if not isinstance(value, dict):
         raise FormatViolation(f"{what} is not a JSON object")
+    if _SURROGATE_ESCAPE.search(text):
+        _check_strings(value, what)
     return value
 
 
@@ -290,8 +413,20 @@ def stats_document(stats: EntryStats) -> dict[str, int]:
     }
 
 
+_STATS_KEYS = ("rows", "raw_bytes", "blocks", "checksum")
+_FOOTER_ITEM_KEYS = frozenset({"id", *_STATS_KEYS, "block_offsets", "block_lengths", "end"})
+
+
+def _check_unknown(doc: Mapping[str, Any], known: Iterable[str], what: str) -> None:
+    """Members a reader does not use may be there, but not nested too deeply."""
+    for key in doc.keys() - set(known):
+        check_depth(doc[key], MAX_JSON_DEPTH, f'{what}: "{key}"')
+
+
 def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
-    values = [doc.get(key) for key in ("rows", "raw_bytes", "blocks", "checksum")]
+    if len(doc) > len(_STATS_KEYS):
+        _check_unknown(doc, _STATS_KEYS, "entry statistics")
+    values: list[Any] = [doc.get(key) for key in _STATS_KEYS]
     if not all(is_count(value) for value in values) or values[3] > _U32_MAX:
         raise FormatViolation("entry statistics are malformed")
     rows, raw_bytes, blocks, checksum = values
@@ -318,6 +453,7 @@ def parse_footer(doc: Mapping[str, Any]) -> Footer:
     raw_entries, extra = doc.get("entries"), doc.get("extra")
     if not isinstance(raw_entries, list) or not isinstance(extra, dict):
         raise FormatViolation("footer is malformed")
+    _check_unknown(doc, ("entries", "extra"), "footer")
     entries: dict[int, FooterEntry] = {}
     for item in raw_entries:
         if not isinstance(item, dict):
@@ -325,6 +461,8 @@ def parse_footer(doc: Mapping[str, Any]) -> Footer:
         entry_id = item.get("id")
         if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
             raise FormatViolation("footer index has a missing or repeated entry id")
+        if len(item) > len(_FOOTER_ITEM_KEYS):
+            _check_unknown(item, _FOOTER_ITEM_KEYS, f"footer index of entry {entry_id}")
         stats = parse_stats(entry_id, item)
         offsets, lengths = item.get("block_offsets"), item.get("block_lengths")
         end = item.get("end")

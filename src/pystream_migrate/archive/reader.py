@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Protocol
 
 import zstandard
 
+from pystream_migrate.archive.contents import check_footer, check_header, holds_data
 from pystream_migrate.archive.format import (
     FORMAT_VERSION,
     MAGIC,
@@ -50,7 +51,7 @@ from pystream_migrate.archive.format import (
     unpack_preamble,
     unpack_trailer,
 )
-from pystream_migrate.errors import ArchiveError
+from pystream_migrate.errors import ArchiveError, UsageError
 
 _DAMAGED_HINT = "the archive is corrupt; restore from an intact copy or re-run the dump"
 _TRUNCATED_HINT = (
@@ -63,15 +64,22 @@ _MAX_NAMED = 5  # entries listed by name in one message
 # --- byte sources -----------------------------------------------------------------------
 
 
+_READ_PIECE = 1 << 20  # a length from the file is trusted with this much memory at a time
+
+
 def _read_fully(fileobj: BinaryIO, size: int) -> bytes:
-    """Read ``size`` bytes, fewer only at end of file (raw pipes return short reads)."""
-    first = fileobj.read(size)
+    """Read ``size`` bytes, fewer only at end of file (raw pipes return short reads).
+
+    Large reads go in pieces, so that what is allocated follows the bytes that arrive,
+    not a length that a damaged record header announces.
+    """
+    first = fileobj.read(min(size, _READ_PIECE))
     if not first or len(first) == size:
         return first or b""
     parts = [first]
     missing = size - len(first)
     while missing:
-        chunk = fileobj.read(missing)
+        chunk = fileobj.read(min(missing, _READ_PIECE))
         if not chunk:
             break
         parts.append(chunk)
@@ -116,6 +124,8 @@ class _PositionalFile:
             return self._file.seek(0, io.SEEK_END)
 
     def read_at(self, offset: int, size: int) -> bytes:
+        """Read ``size`` bytes at ``offset``, fewer only at end of file."""
+        size = max(0, min(size, self.size() - offset))
         if self._fd is None:
             with self._lock:
                 self._file.seek(offset)
@@ -235,6 +245,9 @@ class ArchiveReader:
         The archive must start at offset 0 of a seekable file object.
         """
         if isinstance(source, str) and source == "-":
+            if sys.stdin is None:
+                raise UsageError("standard input is closed: there is no archive to read",
+                                 hint="give the archive's FILE, or pipe it in")
             return cls(sys.stdin.buffer, name="<stdin>")
         if isinstance(source, (str, os.PathLike)):
             name = os.fspath(source)
@@ -250,8 +263,8 @@ class ArchiveReader:
             except BaseException:
                 fileobj.close()
                 raise
-        name = getattr(source, "name", None)
-        return cls(source, name=name if isinstance(name, str) else "<stream>")
+        label = getattr(source, "name", None)
+        return cls(source, name=label if isinstance(label, str) else "<stream>")
 
     def describe(self, entry_id: int) -> str:
         """e.g. ``entry 12 (TABLE DATA public.t)``."""
@@ -369,6 +382,7 @@ class ArchiveReader:
             if not isinstance(toc, list):
                 raise FormatViolation("header has no TOC list")
             self._toc_by_id = index_toc(toc)
+            check_header(document, self._toc_by_id)
         except FormatViolation as exc:
             raise self._damaged("the header record", str(exc)) from None
         self.header = document
@@ -440,6 +454,11 @@ class ArchiveReader:
             raise self._damaged(
                 f"the block at byte {offset}", f"it belongs to entry {entry_id}, not in the TOC"
             )
+        if not holds_data(self._toc_by_id[entry_id]):
+            raise self._damaged(
+                f"the block at byte {offset}",
+                f"it belongs to {self.describe(entry_id)}, which has no data (no \"copy\")",
+            )
         if entry_id in ended:
             raise self._damaged(
                 f"block {record.seq} of {self.describe(entry_id)} at byte {offset}",
@@ -462,10 +481,10 @@ class ArchiveReader:
         ended: dict[int, FooterEntry],
     ) -> _Progress:
         entry_id = record.entry_id
-        if entry_id not in self._toc_by_id:
+        if not holds_data(self._toc_by_id.get(entry_id)):
             raise self._damaged(
                 f"the entry-end record at byte {offset}",
-                f"it belongs to entry {entry_id}, not in the TOC",
+                f"it belongs to entry {entry_id}, which is not a data entry of the TOC",
             )
         if entry_id in ended:
             raise self._damaged(
@@ -693,7 +712,9 @@ class ArchiveReader:
         offset: int,
     ) -> Footer:
         try:
-            return parse_footer(load_json_object(decode_payload(dctx, record, payload), "footer"))
+            footer = parse_footer(load_json_object(decode_payload(dctx, record, payload), "footer"))
+            check_footer(footer, self._toc_by_id)
+            return footer
         except FormatViolation as exc:
             raise self._damaged(f"the footer at byte {offset}", str(exc)) from None
 

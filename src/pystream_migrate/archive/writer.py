@@ -20,11 +20,13 @@ from typing import Any, BinaryIO
 import zstandard
 
 from pystream_migrate import __version__
+from pystream_migrate.archive.contents import check_footer, check_header, holds_data
 from pystream_migrate.archive.format import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_LEVEL,
     MAX_BLOCK_SIZE,
     EntryStats,
+    Footer,
     FooterEntry,
     FormatViolation,
     RecordType,
@@ -73,10 +75,15 @@ class ArchiveWriter:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
             raise ValueError('the header must not contain a "toc" key; pass the TOC separately')
+        document = dict(header)
+        document.setdefault("tool_version", __version__)
+        document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
         try:
+            # What a reader would refuse is never written.
             self._toc = index_toc(toc)
+            check_header(document, self._toc)
         except FormatViolation as exc:
-            raise ValueError(f"invalid TOC: {exc}") from None
+            raise ValueError(f"invalid header or TOC: {exc}") from None
         self._file = fileobj
         self._level = level
         self._block_size = block_size
@@ -88,9 +95,6 @@ class ArchiveWriter:
         self._open: dict[int, EntryWriter] = {}
         self._closed: dict[int, FooterEntry] = {}
 
-        document = dict(header)
-        document.setdefault("tool_version", __version__)
-        document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
         document["toc"] = toc
         try:
             encoded = dump_json(document)
@@ -123,6 +127,8 @@ class ArchiveWriter:
         """Start the data of a TOC entry; each id may be opened once. Thread-safe."""
         if entry_id not in self._toc:
             raise ValueError(f"entry {entry_id} is not in the archive's TOC")
+        if not holds_data(self._toc[entry_id]):
+            raise ValueError(f'{self.describe(entry_id)} has no "copy": it cannot have data')
         with self._lock:
             if self._finished:
                 raise ValueError("the archive is already finished")
@@ -147,6 +153,10 @@ class ArchiveWriter:
                     hint="a dump worker failed; the archive is incomplete, re-run the dump",
                 )
             entries = [self._closed[entry_id] for entry_id in sorted(self._closed)]
+            try:
+                check_footer(Footer(dict(self._closed), dict(extra or {})), self._toc)
+            except FormatViolation as exc:
+                raise ValueError(f"invalid footer: {exc}") from None
             try:
                 encoded = dump_json(footer_document(entries, extra or {}))
             except (TypeError, ValueError) as exc:
