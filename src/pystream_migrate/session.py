@@ -38,9 +38,12 @@ def _apply(conn: psycopg.Connection, settings: dict[str, str]) -> None:
         for name, value in settings.items())))
 
 
-def configure_reader(conn: psycopg.Connection) -> None:
-    """Settings for a source connection (autocommit must be off for the snapshot)."""
-    _apply(conn, READ_SETTINGS)
+def configure_reader(conn: psycopg.Connection, extra: dict[str, str] | None = None) -> None:
+    """Settings for a source connection (autocommit must be off for the snapshot).
+
+    ``extra`` adds or overrides settings (export reads time values in UTC, for one).
+    """
+    _apply(conn, {**READ_SETTINGS, **(extra or {})})
     conn.commit()
 
 
