@@ -92,7 +92,7 @@ def _hex(arr: pa.Array, prefix: bytes) -> pa.Array:
 def civil_from_days(z: int) -> tuple[int, int, int]:
     """(year, month, day) of a day count since 1970-01-01 (astronomical year numbers)."""
     z += 719468
-    era = (z if z >= 0 else z - 146096) // 146097
+    era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)

@@ -4,8 +4,8 @@ The leader reads what to export inside an exported REPEATABLE READ snapshot, loc
 selected tables (``ONLY``, ACCESS SHARE, as dump does), and keeps the snapshot open
 while the workers export the units (chunks, plain tables) largest first, each in a short
 transaction that imports it and locks its chunk. A chunk is read with
-``COPY (SELECT ... FROM ONLY chunk) TO STDOUT (FORMAT csv)``: the query form, so that a
-compressed chunk's rows come back decompressed, each exactly once.
+``COPY (SELECT ... FROM chunk) TO STDOUT (FORMAT csv)``: the query form without ONLY, so
+that a compressed chunk's rows come back decompressed, each exactly once.
 """
 
 from __future__ import annotations
@@ -213,8 +213,12 @@ class _Job:
     def _copy(self, conn: psycopg.Connection, unit: Unit, writer: UnitWriter) -> int:
         """COPY the unit's rows into ``writer``; its files stay temporary until commit."""
         schema, name = unit.relation
-        statement = sql.SQL("COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT csv)").format(
-            sql.SQL(", ").join(c.select() for c in unit.table.columns) or sql.SQL(""),
+        # Not ONLY for a chunk: on a compressed chunk, ONLY reads only the rows written
+        # since its compression; without it TimescaleDB returns all, decompressed, once.
+        # ONLY for a plain table: an inheritance child is exported as a table of its own.
+        only = sql.SQL("") if unit.chunk_name else sql.SQL("ONLY ")
+        statement = sql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT (FORMAT csv)").format(
+            sql.SQL(", ").join(c.select() for c in unit.table.columns), only,
             sql.Identifier(schema, name))
         counted: list[int] = []
 
