@@ -137,7 +137,10 @@ def _export(leader: psycopg.Connection, opts: ExportOptions, directory: Path) ->
         job.progress = progress
         progress.phase("export", total_bytes=sum(u.est_bytes for u in todo),
                        total_entries=len(todo))
-        run_workers(opts.dsn, opts.jobs, todo, _configure, job.export_unit)
+        try:
+            run_workers(opts.dsn, opts.jobs, todo, _configure, job.export_unit)
+        finally:
+            manifest.save()  # what is complete, also when a unit failed
     for t in tables:  # tables with no chunk in range still get their entry
         manifest.data.setdefault("tables", {}).setdefault(t.key, t.describe())
     manifest.save()

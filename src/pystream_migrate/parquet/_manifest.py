@@ -2,9 +2,10 @@
 
 The manifest lists every table (its columns' PostgreSQL and Arrow types) and every
 file, with its rows, bytes, SHA-256, time range and the snapshot it was read in. It is
-rewritten (to a temporary name, then renamed) each time a table or chunk is complete,
-so after an interruption it names exactly the complete ones: a second run skips them
-(if their files are still there, with their recorded size) and redoes the rest.
+rewritten (to a temporary name, then renamed) every few seconds as tables and chunks
+complete, and at the end, also of a failed run, so it names only complete ones: a
+second run skips them (if their files are still there, with their recorded size) and
+redoes the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from pystream_migrate.parquet._layout import MANIFEST
 
 FORMAT = "pystream-migrate parquet export"
 FORMAT_VERSION = 1
+SAVE_INTERVAL = 2.0  # seconds: with thousands of chunks, not a rewrite per chunk
 
 
 class Manifest:
@@ -28,6 +31,7 @@ class Manifest:
         self.directory = directory
         self.data = data
         self.lock = threading.Lock()
+        self.saved = time.monotonic()
 
     @property
     def path(self) -> Path:
@@ -103,14 +107,25 @@ class Manifest:
 
     def record(self, unit: str, table_key: str, table: dict[str, Any],
                files: list[dict[str, Any]]) -> None:
-        """Replace the unit's files with these and write the manifest (thread-safe)."""
+        """Replace the unit's files with these (thread-safe); written every few seconds.
+
+        A unit whose files are complete but not yet in the written manifest is only
+        exported again by a resumed run; the caller saves once more at the end, also
+        when the export fails.
+        """
         with self.lock:
             self.data.setdefault("tables", {})[table_key] = table
-            kept = [f for f in self.data.get("files", []) if f.get("unit") != unit]
-            self.data["files"] = sorted(kept + files, key=lambda f: f["path"])
-            self.save()
+            files_by_unit = self.data.setdefault("files", [])
+            self.data["files"] = [f for f in files_by_unit if f.get("unit") != unit] + files
+            if time.monotonic() - self.saved >= SAVE_INTERVAL:
+                self._save()
 
     def save(self) -> None:
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
+        self.data["files"] = sorted(self.data.get("files", []), key=lambda f: f["path"])
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f".{MANIFEST}.partial"
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -119,3 +134,4 @@ class Manifest:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+        self.saved = time.monotonic()
