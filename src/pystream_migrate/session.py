@@ -75,3 +75,22 @@ def begin_snapshot(conn: psycopg.Connection, snapshot: str | None = None) -> str
     # One round trip: both statements go as one query.
     conn.execute(sql.SQL("{}; SET TRANSACTION SNAPSHOT {}").format(begin, sql.Literal(snapshot)))
     return snapshot
+
+
+def begin_and_lock(conn: psycopg.Connection, snapshot: str,
+                   relations: list[tuple[str, str]]) -> bool:
+    """Import ``snapshot`` and lock the relations (ONLY, ACCESS SHARE) for the transaction.
+
+    False, with the transaction rolled back, when one of them no longer exists (a chunk
+    dropped after the snapshot was taken: nothing stops drop_chunks in the meantime).
+    """
+    begin_snapshot(conn, snapshot)
+    names = [sql.SQL("ONLY {}").format(sql.Identifier(schema, name))
+             for schema, name in relations]
+    try:
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+            sql.SQL(", ").join(names)))
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return False
+    return True

@@ -91,9 +91,7 @@ class _ParquetFile:
 
     def close(self) -> FileResult:
         self.writer.close()
-        self.raw.flush()
-        os.fsync(self.raw.fileno())
-        self.raw.close()
+        self.raw.close()  # synced before the manifest lists it (Manifest.save)
         return FileResult(self.name, self.rows, self.sink.size, self.sink.digest.hexdigest())
 
     def abort(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -41,7 +42,7 @@ class Table:
     time_type: str | None = None
     columns: list[ColumnSpec] = field(default_factory=list)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return table_dir(self.schema, self.name)
 
