@@ -41,7 +41,8 @@ CREATE TABLE {QUALIFIED} (
     iv interval, j json, jb jsonb, ai int[], atx text[], af float8[], e mood, ip inet
 );
 SELECT create_hypertable('{QUALIFIED}', 'ts', chunk_time_interval => interval '1 day');
-CREATE TABLE public.plain (id int PRIMARY KEY, note text);
+CREATE TABLE public.plain (id int PRIMARY KEY, note text,
+                           note_len int GENERATED ALWAYS AS (length(note)) STORED);
 """
 
 ROWS = f"""
@@ -363,7 +364,7 @@ def test_import_refuses_a_damaged_file(fleet: str, make_db: Callable[..., str],
     out = tmp_path / "out"
     _export(fleet, out, "-t", "plain")
     target = make_db("pqdmg")
-    _run(target, "CREATE TABLE public.plain (id int PRIMARY KEY, note text)")
+    _run(target, "CREATE TABLE public.plain (id int PRIMARY KEY, note text, note_len int)")
     path = next((out / "public.plain").glob("*.parquet"))
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF

@@ -2,9 +2,10 @@
 
 The manifest says which table each file belongs to; every target table must exist with
 every exported column before anything is loaded (a hypertable routes the rows to its
-chunks). Each file's size and SHA-256 are checked, then its row groups are converted
-(:mod:`._encode`) and sent with ``COPY ... FROM STDIN (FORMAT csv)``, the file in one
-transaction, on ``-j`` connections, largest files first.
+chunks); columns the target generates itself are not loaded. Each file's SHA-256 is
+checked, then its row groups are converted (:mod:`._encode`) and sent with
+``COPY ... FROM STDIN (FORMAT csv)``, the file in one transaction, on ``-j``
+connections, largest files first.
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ def import_directory(opts: ImportOptions) -> ImportResult:
                          hint="check the -n/-N/-t/-T patterns")
     conn = connect(opts.dsn)
     try:
-        _check_targets(conn, files, manifest.tables)
+        generated = _check_targets(conn, files, manifest.tables)
     finally:
         conn.close()
     files.sort(key=lambda f: (-int(f["bytes"]), f["path"]))
-    loader = _Loader(directory)
+    loader = _Loader(directory, generated)
     with make_progress(opts.progress) as progress:
         loader.progress = progress
         progress.phase("import", total_bytes=sum(int(f["bytes"]) for f in files),
@@ -74,12 +75,13 @@ def import_directory(opts: ImportOptions) -> ImportResult:
 
 
 def _check_targets(conn: psycopg.Connection, files: list[dict[str, Any]],
-                   tables: dict[str, dict[str, Any]]) -> None:
+                   tables: dict[str, dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """Every target table exists with every exported column; returns the generated ones."""
     wanted = sorted({(f["schema"], f["table"]) for f in files})
-    found = {(r["schema"], r["name"]): set(r["columns"] or []) for r in fetch_all(
-        conn, "import_targets", {"schemas": [w[0] for w in wanted],
-                                 "names": [w[1] for w in wanted]})}
+    rows = fetch_all(conn, "import_targets", {"schemas": [w[0] for w in wanted],
+                                              "names": [w[1] for w in wanted]})
     conn.rollback()
+    found = {(r["schema"], r["name"]): set(r["columns"]) for r in rows}
     for schema, name in wanted:
         if (schema, name) not in found:
             raise PreconditionFailed(
@@ -95,6 +97,7 @@ def _check_targets(conn: psycopg.Connection, files: list[dict[str, Any]],
                 f"table {f['schema']}.{f['table']} on the target has no column "
                 f"{missing[0]!r} (exported in {f['path']})",
                 hint="add the column, or import into a table with the same columns")
+    return {(r["schema"], r["name"]): set(r["generated"]) for r in rows}
 
 
 def _check_file(path: Path, entry: dict[str, Any]) -> None:
@@ -112,8 +115,9 @@ def _check_file(path: Path, entry: dict[str, Any]) -> None:
 
 
 class _Loader:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, generated: dict[tuple[str, str], set[str]]) -> None:
         self.directory = directory
+        self.generated = generated  # the target computes these columns itself
         self.progress = Progress()
         self.rows = 0
         self.lock = threading.Lock()
@@ -125,7 +129,8 @@ class _Loader:
         self.progress.start_entry(worker, f"{entry['schema']}.{entry['table']} "
                                           f"({entry['path']})")
         try:
-            rows = self._copy(conn, path, table)
+            rows = self._copy(conn, path, table,
+                              self.generated.get((entry["schema"], entry["table"]), set()))
         except psycopg.errors.InsufficientPrivilege as exc:
             conn.rollback()
             raise PreconditionFailed(
@@ -146,13 +151,15 @@ class _Loader:
             self.rows += rows
         self.progress.finish_entry(worker, rows)
 
-    def _copy(self, conn: psycopg.Connection, path: Path, table: sql.Identifier) -> int:
+    def _copy(self, conn: psycopg.Connection, path: Path, table: sql.Identifier,
+              generated: set[str]) -> int:
         pf = pq.ParquetFile(path)
-        columns = sql.SQL(", ").join(sql.Identifier(n) for n in pf.schema_arrow.names)
+        names = [n for n in pf.schema_arrow.names if n not in generated]
+        columns = sql.SQL(", ").join(sql.Identifier(n) for n in names)
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)
         rows = 0
         with conn.cursor() as cur, cur.copy(statement) as copy:
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
                 data = to_copy_csv(batch)
                 copy.write(data)
                 rows += batch.num_rows
