@@ -67,14 +67,7 @@ def _add_progress(p: argparse.ArgumentParser) -> None:
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--schema", action="append", default=[], metavar="PATTERN",
-                   help="only objects in schemas matching PATTERN (repeatable)")
-    p.add_argument("-N", "--exclude-schema", action="append", default=[], metavar="PATTERN",
-                   help="leave out schemas matching PATTERN (repeatable)")
-    p.add_argument("-t", "--table", action="append", default=[], metavar="PATTERN",
-                   help="only tables matching PATTERN (repeatable)")
-    p.add_argument("-T", "--exclude-table", action="append", default=[], metavar="PATTERN",
-                   help="leave out tables matching PATTERN (repeatable)")
+    _add_selection(p)
     only = p.add_mutually_exclusive_group()
     only.add_argument("-s", "--schema-only", action="store_true",
                       help="only the schema (with TimescaleDB's catalog), no table rows")
@@ -190,7 +183,94 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N")
     _add_common(demo)
     demo.set_defaults(func=_run_demo)
+    _add_export(sub)
+    _add_import(sub)
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """-n/-N/-t/-T (dump and restore add --schema-only/--data-only)."""
+    p.add_argument("-n", "--schema", action="append", default=[], metavar="PATTERN",
+                   help="only objects in schemas matching PATTERN (repeatable)")
+    p.add_argument("-N", "--exclude-schema", action="append", default=[], metavar="PATTERN",
+                   help="leave out schemas matching PATTERN (repeatable)")
+    p.add_argument("-t", "--table", action="append", default=[], metavar="PATTERN",
+                   help="only tables matching PATTERN (repeatable)")
+    p.add_argument("-T", "--exclude-table", action="append", default=[], metavar="PATTERN",
+                   help="leave out tables matching PATTERN (repeatable)")
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pystream_migrate.parquet import parse_size
+
+    p = sub.add_parser(
+        "export", help="export tables to Parquet files, a hypertable chunk by chunk",
+        description="Export tables into a directory of Parquet files from one consistent "
+        "snapshot: one file per chunk of a hypertable (compressed chunks included), one or "
+        "more per plain table, and DIR/_manifest.json listing them. Running it again with "
+        "the same DIR skips the files already complete.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-d", "--dbname", required=True, metavar="DSN",
+                   help="source: a conninfo string or postgresql:// URI")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="directory to write (created if missing)")
+    p.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N",
+                   help="parallel workers (default 2)")
+    p.add_argument("--since", metavar="TS", help="only chunks whose range starts at or after "
+                   "TS (as drop_chunks' newer_than picks them); a number for integer time")
+    p.add_argument("--until", metavar="TS", help="only chunks whose range ends at or before "
+                   "TS (as drop_chunks' older_than picks them); a number for integer time")
+    p.add_argument("--compression", choices=("zstd", "snappy", "none"), default="zstd",
+                   help="Parquet compression (default zstd)")
+    p.add_argument("--row-group-size", type=_positive, default=131072, metavar="N",
+                   help="rows per row group (default 131072); memory grows with it")
+    p.add_argument("--max-file-size", type=parse_size, default=parse_size("1GB"),
+                   metavar="SIZE", help="start a new file of a plain table past SIZE "
+                   "(default 1GB); a chunk is always one file")
+    _add_selection(p)
+    _add_progress(p)
+    _add_common(p)
+    p.set_defaults(func=_run_export)
+
+
+def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "import", help="load an export directory into existing tables",
+        description="Load the Parquet files of an export directory into existing tables or "
+        "hypertables with COPY, one file per transaction, in parallel. Each file's checksum "
+        "is checked first.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-d", "--dbname", required=True, metavar="DSN",
+                   help="target: a conninfo string or postgresql:// URI")
+    p.add_argument("directory", metavar="DIR", help="a directory written by export")
+    p.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N",
+                   help="parallel workers (default 2)")
+    _add_selection(p)
+    _add_progress(p)
+    _add_common(p)
+    p.set_defaults(func=_run_import)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from pystream_migrate.parquet import run_export
+
+    return run_export(args)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from pystream_migrate.parquet import run_import
+
+    return run_import(args)
 
 
 def _run_dump(args: argparse.Namespace) -> int:

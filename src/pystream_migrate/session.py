@@ -38,9 +38,12 @@ def _apply(conn: psycopg.Connection, settings: dict[str, str]) -> None:
         for name, value in settings.items())))
 
 
-def configure_reader(conn: psycopg.Connection) -> None:
-    """Settings for a source connection (autocommit must be off for the snapshot)."""
-    _apply(conn, READ_SETTINGS)
+def configure_reader(conn: psycopg.Connection, extra: dict[str, str] | None = None) -> None:
+    """Settings for a source connection (autocommit must be off for the snapshot).
+
+    ``extra`` adds or overrides settings (export reads time values in UTC, for one).
+    """
+    _apply(conn, {**READ_SETTINGS, **(extra or {})})
     conn.commit()
 
 
@@ -72,3 +75,22 @@ def begin_snapshot(conn: psycopg.Connection, snapshot: str | None = None) -> str
     # One round trip: both statements go as one query.
     conn.execute(sql.SQL("{}; SET TRANSACTION SNAPSHOT {}").format(begin, sql.Literal(snapshot)))
     return snapshot
+
+
+def begin_and_lock(conn: psycopg.Connection, snapshot: str,
+                   relations: list[tuple[str, str]]) -> bool:
+    """Import ``snapshot`` and lock the relations (ONLY, ACCESS SHARE) for the transaction.
+
+    False, with the transaction rolled back, when one of them no longer exists (a chunk
+    dropped after the snapshot was taken: nothing stops drop_chunks in the meantime).
+    """
+    begin_snapshot(conn, snapshot)
+    names = [sql.SQL("ONLY {}").format(sql.Identifier(schema, name))
+             for schema, name in relations]
+    try:
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+            sql.SQL(", ").join(names)))
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return False
+    return True
