@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 
+# Pseudo identity of a partition's index attached to its parent's (the attached index's
+# oid): a foreign key to a partitioned table waits for these (see :mod:`constraints`).
+INDEX_ATTACH = "index attach"
+
 
 def collect(ctx: CatalogContext) -> list[TocEntry]:
     rows = ctx.query("indexes")
@@ -77,6 +81,7 @@ def _attach_entry(row: Row) -> TocEntry:
         section=Section.POST_DATA,
         create_sql=f"ALTER INDEX {parent} ATTACH PARTITION {child};",
         owner=row["owner"],
+        objects=[(INDEX_ATTACH, row["oid"])],
         extra_deps=[("pg_class", row["parent_index"]), ("pg_class", row["oid"])],
         info={"table_oid": row["table_oid"], "parent_index": row["parent_index"]},
     )
