@@ -7,11 +7,12 @@
 #   bash scripts/build-pg-regress.sh [MAJOR]     # default: the newest installed server
 #
 # Prints, as its last line on stdout, the directory that holds the built
-# src/test/regress (pg_regress, regress.so, parallel_schedule, sql/, expected/, data/).
+# src/test/regress as regress/ (pg_regress, regress.so, parallel_schedule, sql/,
+# expected/, data/) and the psql of the same version as bin/psql.
 # The build is cached in PG_REGRESS_CACHE (default /var/cache/pystream-migrate for root,
 # else ~/.cache/pystream-migrate), as pg-regress-<Debian version>: a second run builds
-# nothing. Only src/test/regress is configured and built (with the tree's own
-# src/port and src/common), then kept; the rest of the source tree is removed.
+# nothing. Only src/test/regress and psql are built (with what they need of the tree),
+# then kept; the rest of the source tree is removed.
 #
 # The source package comes through a private apt directory (scripts/lib/debian-source.sh):
 # the system's apt sources are never changed. Exit code 3 means no deb-src for it is
@@ -78,18 +79,23 @@ built=$(cd "$src" && dpkg-parsechangelog -S Version 2>/dev/null || echo unknown)
 log "configuring PostgreSQL $built (for src/test/regress only)"
 (cd "$src" && ./configure --without-readline --without-zlib --without-icu \
     --without-openssl --without-gssapi --without-ldap --without-libxml \
-    --prefix=/usr/lib/postgresql/"$major" >"$work/configure.log" 2>&1) \
+    --disable-rpath --prefix=/usr/lib/postgresql/"$major" >"$work/configure.log" 2>&1) \
   || { tail -n 20 "$work/configure.log" >&2; die "configure failed (log above)"; }
 
-log "building pg_regress and regress.so (a few minutes)"
-make -C "$src/src/test/regress" -j"$(nproc)" >"$work/make.log" 2>&1 \
+# psql too: the suite's scripts are written for the psql of their own version (a later
+# minor version may read COPY ... FROM stdin data differently), and the installed
+# server may be a security update whose source is not reachable.
+log "building pg_regress, regress.so and psql (a few minutes)"
+(make -C "$src/src/test/regress" -j"$(nproc)" && make -C "$src/src/bin/psql" -j"$(nproc)") \
+    >"$work/make.log" 2>&1 \
   || { tail -n 30 "$work/make.log" >&2; die "the build of src/test/regress failed (log above)"; }
 [ -x "$src/src/test/regress/pg_regress" ] && ls "$src"/src/test/regress/regress.so >/dev/null \
-  || die "the build finished without pg_regress or regress.so"
+  && [ -x "$src/src/bin/psql/psql" ] || die "the build finished without pg_regress, regress.so or psql"
 
 rm -rf "$dest"
-mkdir -p "$dest"
+mkdir -p "$dest/bin"
 cp -a "$src/src/test/regress" "$dest/regress"
+cp "$src/src/bin/psql/psql" "$dest/bin/psql"
 # The server reads the test data files (COPY FROM a file) as its own OS user.
 chmod -R a+rX "$dest"
 printf '%s\n' "$built" > "$dest/.built"

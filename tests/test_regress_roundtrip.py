@@ -70,12 +70,16 @@ def _build(major: str) -> Path:
                     f"postgresql-{major} is reachable from this machine ({said})")
     if res.returncode != 0:
         pytest.fail(f"scripts/build-pg-regress.sh {major} failed: {res.stderr[-2000:]}")
-    return Path(res.stdout.strip().splitlines()[-1]) / "regress"
+    return Path(res.stdout.strip().splitlines()[-1])
 
 
-def _run_schedule(cluster: LocalCluster, regress: Path) -> str:
-    """Run parallel_schedule into ``cluster``; returns pg_regress's failure summary."""
-    assert cluster.datadir is not None and cluster.bindir is not None
+def _run_schedule(cluster: LocalCluster, build: Path) -> str:
+    """Run parallel_schedule into ``cluster``; returns pg_regress's failure summary.
+
+    With the build's own psql: the suite's scripts are written for their version's.
+    """
+    assert cluster.datadir is not None
+    regress = build / "regress"
     out = cluster.datadir.parent / "regress-out"
     out.mkdir()
     if os.geteuid() == 0:  # the server writes into results/ (COPY TO a file)
@@ -83,7 +87,7 @@ def _run_schedule(cluster: LocalCluster, regress: Path) -> str:
         os.chown(out, pw.pw_uid, pw.pw_gid)
     res = cluster._run([
         str(regress / "pg_regress"), f"--inputdir={regress}", f"--outputdir={out}",
-        f"--dlpath={regress}", f"--bindir={cluster.bindir}", "--host=127.0.0.1",
+        f"--dlpath={regress}", f"--bindir={build / 'bin'}", "--host=127.0.0.1",
         f"--port={cluster.port}", f"--user={cluster.user}",
         f"--schedule={regress / 'parallel_schedule'}",
     ])
