@@ -58,3 +58,43 @@ def test_fk_to_partitioned_key_waits_for_its_index_attachments(
     for name in ("fk fk_a_fkey", "fkp fkp_a_fkey"):
         fk = find(catalog, "FK CONSTRAINT", name)
         assert attaches <= fk.deps, (name, sorted(ids[d].label for d in fk.deps))
+
+
+def test_materialized_view_indexes(make_db: Callable[..., str]) -> None:
+    """Indexes on materialized views, unique, partial and on expressions, were left out."""
+    catalog = round_trip(make_db, """
+        CREATE TABLE public.t (a int, b text);
+        CREATE MATERIALIZED VIEW public.mv AS SELECT a, b FROM public.t;
+        CREATE UNIQUE INDEX mv_a ON public.mv (a);
+        CREATE INDEX mv_expr ON public.mv (lower(b)) WHERE a > 0;
+        ALTER MATERIALIZED VIEW public.mv CLUSTER ON mv_a;
+        COMMENT ON INDEX public.mv_expr IS 'on an expression';
+    """)
+    assert find(catalog, "INDEX", "mv_a").info["table_oid"] == find(
+        catalog, "MATERIALIZED VIEW", "mv").info["relid"]
+
+
+def test_materialized_view_column_settings(make_db: Callable[..., str]) -> None:
+    """SET COMPRESSION, STATISTICS, STORAGE and options of a materialized view's columns."""
+    round_trip(make_db, """
+        CREATE MATERIALIZED VIEW public.mv AS SELECT 1 AS x, 'a'::text AS y, 2.5 AS z
+            WITH NO DATA;
+        ALTER MATERIALIZED VIEW public.mv ALTER COLUMN y SET COMPRESSION pglz;
+        ALTER MATERIALIZED VIEW public.mv ALTER COLUMN x SET STATISTICS 50;
+        ALTER MATERIALIZED VIEW public.mv ALTER COLUMN y SET STORAGE EXTERNAL;
+        ALTER MATERIALIZED VIEW public.mv ALTER COLUMN z SET (n_distinct = 5);
+    """)
+
+
+def test_generated_column_of_a_child_of_a_plain_column(make_db: Callable[..., str]) -> None:
+    """A child's generated column whose parent column is not generated kept only its type."""
+    round_trip(make_db, """
+        CREATE TABLE public.parent (a int, b int);
+        CREATE TABLE public.child (a int, b int GENERATED ALWAYS AS (a * 2) STORED)
+            INHERITS (public.parent);
+        CREATE TABLE public.gparent (a int, b int GENERATED ALWAYS AS (a * 3) STORED);
+        CREATE TABLE public.gchild () INHERITS (public.gparent);
+        CREATE TABLE public.pparent (a int, b int GENERATED ALWAYS AS (a + 1) STORED)
+            PARTITION BY RANGE (a);
+        CREATE TABLE public.ppart PARTITION OF public.pparent FOR VALUES FROM (0) TO (10);
+    """)

@@ -4,7 +4,8 @@
   storage options; ``ON ONLY`` for a partitioned table's index), then per-column
   statistics targets, CLUSTER ON and REPLICA IDENTITY USING INDEX. Indexes that back
   a constraint are created by that constraint (see :mod:`constraints`). TimescaleDB
-  chunk indexes are ordinary indexes of their chunk tables.
+  chunk indexes are ordinary indexes of their chunk tables. Materialized views'
+  indexes are read too (never built alongside the view's refresh: both take its lock).
 * ``INDEX ATTACH``: a partition's index attached to its partitioned parent's index
   (constraint indexes included), as pg_dump does.
 """
