@@ -98,3 +98,19 @@ def test_generated_column_of_a_child_of_a_plain_column(make_db: Callable[..., st
             PARTITION BY RANGE (a);
         CREATE TABLE public.ppart PARTITION OF public.pparent FOR VALUES FROM (0) TO (10);
     """)
+
+
+def test_extended_statistics(make_db: Callable[..., str]) -> None:
+    """CREATE STATISTICS objects (expressions, mcv, dependencies) were left out."""
+    catalog = round_trip(make_db, """
+        CREATE SCHEMA st;
+        CREATE TABLE public.t (a int, b text, c numeric);
+        CREATE STATISTICS st.s_expr (dependencies) ON (a * 2), upper(b), (c + 1) FROM public.t;
+        CREATE STATISTICS public.s_mcv (mcv) ON a, b, c FROM public.t;
+        CREATE STATISTICS public.s_all ON a, c FROM public.t;
+        ALTER STATISTICS public.s_all SET STATISTICS 500;
+        COMMENT ON STATISTICS public.s_mcv IS 'most common values';
+        CREATE MATERIALIZED VIEW public.mv AS SELECT a, b FROM public.t;
+        CREATE STATISTICS public.s_mv ON a, b FROM public.mv;
+    """)
+    assert find(catalog, "STATISTICS", "s_expr").schema == "st"

@@ -66,6 +66,7 @@ KIND_PRIORITY: dict[str, int] = {
     "SEQUENCE SET": 21,
     "INDEX": 30,
     "INDEX ATTACH": 31,
+    "STATISTICS": 32,
     "CONSTRAINT": 30,
     "FK CONSTRAINT": 33,
     "TRIGGER": 34,
