@@ -114,3 +114,33 @@ def test_extended_statistics(make_db: Callable[..., str]) -> None:
         CREATE STATISTICS public.s_mv ON a, b FROM public.mv;
     """)
     assert find(catalog, "STATISTICS", "s_expr").schema == "st"
+
+
+def test_operator_class_with_no_operators(make_db: Callable[..., str]) -> None:
+    """An operator class with nothing after AS was reported as not carried."""
+    catalog = round_trip(make_db, """
+        CREATE OPERATOR FAMILY public.empty_fam USING btree;
+        CREATE OPERATOR CLASS public.empty_ops FOR TYPE int4 USING btree
+            FAMILY public.empty_fam AS STORAGE int4;
+        COMMENT ON OPERATOR CLASS public.empty_ops USING btree IS 'nothing in it';
+    """)
+    assert not catalog.unsupported
+    find(catalog, "OPERATOR CLASS", "empty_ops USING btree")
+
+
+def test_transform(make_db: Callable[..., str]) -> None:
+    """CREATE TRANSFORM was reported as not carried."""
+    catalog = round_trip(make_db, """
+        CREATE TYPE public.pair AS (a int, b int);
+        CREATE FUNCTION public.from_sql(internal) RETURNS internal LANGUAGE internal
+            STRICT IMMUTABLE AS 'prsd_lextype';
+        CREATE FUNCTION public.to_sql(internal) RETURNS public.pair LANGUAGE internal
+            STRICT IMMUTABLE AS 'record_recv';
+        CREATE TRANSFORM FOR public.pair LANGUAGE sql (
+            FROM SQL WITH FUNCTION public.from_sql(internal),
+            TO SQL WITH FUNCTION public.to_sql(internal));
+        CREATE TRANSFORM FOR int LANGUAGE sql (FROM SQL WITH FUNCTION public.from_sql(internal));
+        COMMENT ON TRANSFORM FOR int LANGUAGE sql IS 'half a transform';
+    """)
+    assert not catalog.unsupported
+    find(catalog, "TRANSFORM", "FOR public.pair LANGUAGE sql")

@@ -46,6 +46,7 @@ KIND_PRIORITY: dict[str, int] = {
     "ACCESS METHOD": 8,
     "CONVERSION": 9,
     "CAST": 9,
+    "TRANSFORM": 9,
     "TEXT SEARCH PARSER": 9,
     "TEXT SEARCH TEMPLATE": 9,
     "TEXT SEARCH DICTIONARY": 9,
