@@ -15,26 +15,13 @@
 #
 # Does nothing where a server with TimescaleDB is already installed. Never modifies
 # the system's apt sources: the trixie source list lives in a temporary directory and
-# reuses the mirror URI that the system is already configured with.
+# reuses the mirror URI that the system is already configured with
+# (scripts/lib/debian-source.sh, shared with scripts/build-pg-regress.sh).
 set -euo pipefail
 
-log() { printf 'install-server: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || die "run as root or install sudo"
-  SUDO="sudo"
-fi
-
-apt_updated=0
-apt_install() {
-  if [ "$apt_updated" -eq 0 ]; then
-    $SUDO apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+LOG_TAG=install-server
+# shellcheck source=scripts/lib/debian-source.sh
+. "$(dirname "$0")/lib/debian-source.sh"
 
 . /etc/os-release
 case "${VERSION_CODENAME:-}" in
@@ -138,39 +125,12 @@ fi
 apt_install postgresql-15 postgresql-server-dev-15 cmake gcc make libssl-dev libkrb5-dev \
   dpkg-dev ca-certificates
 
-# The mirror URI the system already uses for the Debian archive (not the security one).
-mirror=""
-for f in /etc/apt/sources.list.d/*.sources; do
-  [ -f "$f" ] || continue
-  uri=$(awk '/^URIs:/ {print $2}' "$f" | grep -v -- '-security' | head -n1 || true)
-  if [ -n "$uri" ]; then mirror="$uri"; break; fi
-done
-if [ -z "$mirror" ]; then
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    uri=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^[a-z+]+:\/\//) {print $i; exit}}' "$f")
-    if [ -n "$uri" ]; then mirror="$uri"; break; fi
-  done
-fi
-[ -n "$mirror" ] || die "no Debian mirror URI found in /etc/apt/sources.list.d/ or /etc/apt/sources.list"
-
 work=$(mktemp -d /tmp/timescaledb-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/src"
-printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" \
-  > "$work/trixie-src.list"
-aptopts=(-o "Dir::Etc::SourceList=$work/trixie-src.list" -o "Dir::Etc::SourceParts=/dev/null"
-         -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::Archives=$work/archives"
-         -o "APT::Sandbox::User=root")
-log "fetching the timescaledb source package from Debian 13"
-apt-get "${aptopts[@]}" update -qq
-(cd "$work/src" && apt-get "${aptopts[@]}" source --download-only -qq timescaledb >/dev/null)
-dsc=$(ls "$work"/src/timescaledb_*.dsc | head -n1)
-[ -n "$dsc" ] || die "apt did not download the timescaledb source package"
-(cd "$work/src" && dpkg-source --no-check -x "$(basename "$dsc")" tsdb >/dev/null)
+tsdb=$(fetch_debian_source "$work" timescaledb trixie)
 
 log "building TimescaleDB against PostgreSQL 15"
-cd "$work/src/tsdb"
+cd "$tsdb"
 ./bootstrap -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF -DAPACHE_ONLY=ON \
   -DPG_CONFIG="$PGBIN/pg_config" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 make -C build -j"$(nproc)" >/dev/null

@@ -13,12 +13,23 @@ they wait for the server, and stall every other worker thread. Waiting happens i
 from __future__ import annotations
 
 import select
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import pq, sql
 
 CHUNK = 256 * 1024
+
+
+def column_list(columns: Sequence[str]) -> sql.Composable:
+    """The `` (a, b)`` column list of a table-form COPY; nothing for no columns.
+
+    ``COPY t () ...`` is a syntax error, and a table without columns (or with only
+    generated ones) copies the same rows, one empty line each, without a list.
+    """
+    if not columns:
+        return sql.SQL("")
+    return sql.SQL(" ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in columns))
 
 
 def _wait_readable(pgconn: pq.abc.PGconn) -> None:

@@ -32,7 +32,7 @@ from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
-from pystream_migrate.copyio import copy_out_many
+from pystream_migrate.copyio import column_list, copy_out_many
 from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.selection import (
@@ -157,15 +157,15 @@ def _copy_statement(entry: TocEntry, fmt: str) -> sql.Composed:
     spec = entry.copy
     assert spec is not None
     table = sql.Identifier(spec.schema, spec.table)
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
     options = sql.SQL(" (FORMAT binary)") if fmt == "binary" else sql.SQL("")
     if spec.where:
         # Extension configuration tables carry a row filter; only the query form takes it.
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
         return sql.SQL("COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT{}").format(
             cols, table, sql.SQL(spec.where), options
         )
     # Table form: reads only this table's own heap (never a compressed chunk's rows twice).
-    return sql.SQL("COPY {} ({}) TO STDOUT{}").format(table, cols, options)
+    return sql.SQL("COPY {}{} TO STDOUT{}").format(table, column_list(spec.columns), options)
 
 
 def _copy_entries(

@@ -37,6 +37,7 @@ from pystream_migrate.connection import (
     parse_dsn,
     with_dbname,
 )
+from pystream_migrate.copyio import column_list
 from pystream_migrate.errors import ArchiveError, MigrateError, PreconditionFailed
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.restore_stream import StreamedEntry
@@ -891,7 +892,6 @@ def _copy_in(conn: psycopg.Connection, e: TocEntry, chunks: Iterator[bytes], *,
     spec = e.copy
     assert spec is not None
     table = sql.Identifier(spec.schema, spec.table)
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
     opts: list[sql.Composable] = []
     if e.info.get("copy_format") == "binary":
         opts.append(sql.SQL("FORMAT binary"))
@@ -900,7 +900,7 @@ def _copy_in(conn: psycopg.Connection, e: TocEntry, chunks: Iterator[bytes], *,
         conn.execute(sql.SQL("TRUNCATE ONLY {}").format(table))
         opts.append(sql.SQL("FREEZE"))
     with_opts = sql.SQL(" ({})").format(sql.SQL(", ").join(opts)) if opts else sql.SQL("")
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN{}").format(table, cols, with_opts)
+    stmt = sql.SQL("COPY {}{} FROM STDIN{}").format(table, column_list(spec.columns), with_opts)
     with conn.cursor() as cur:
         with cur.copy(stmt) as copy:
             for data in chunks:

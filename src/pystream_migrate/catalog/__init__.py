@@ -29,6 +29,7 @@ FAMILIES = (
     "tables",
     "constraints",
     "indexes",
+    "statistics",
     "views",
     "triggers",
     "rules",

@@ -6,7 +6,10 @@
   constraint is added to the parent ONLY and to each partition; the partitions'
   indexes are then attached by ``INDEX ATTACH`` entries (see :mod:`indexes`).
 * ``FK CONSTRAINT``: foreign keys; copies that a partition receives from its
-  partitioned parent's foreign key (conparentid) are left to that parent.
+  partitioned parent's foreign key (conparentid) are left to that parent. A foreign key
+  to a partitioned table waits for every ``INDEX ATTACH`` of the referenced key's
+  partition indexes: until the last is attached, the key is not valid and cannot be
+  referenced.
 * ``CHECK CONSTRAINT``: local NOT VALID checks, added after the data as pg_dump does
   (valid checks are inline in CREATE TABLE, see :mod:`tables`). A child table created
   after its parent's NOT VALID check holds a valid copy of it; the restored copy
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pystream_migrate.catalog.indexes import INDEX_ATTACH
 from pystream_migrate.catalog.names import ident
 from pystream_migrate.catalog.security import comment_sql
 from pystream_migrate.toc import Section, TocEntry
@@ -108,6 +112,7 @@ def _entry(row: Row) -> TocEntry:
         # Added to the children too: their rows must be in first, or loading them
         # would be checked against a constraint they need not satisfy.
         info["after_data"] = True
+    extra_deps = [(INDEX_ATTACH, oid) for oid in row["ref_index_parts"] or ()]
     return TocEntry(
         kind=_KIND[contype],
         schema=row["schema"],
@@ -119,6 +124,7 @@ def _entry(row: Row) -> TocEntry:
         comment_sql="\n".join(c for c in comments if c),
         tablespace=tablespace,
         objects=objects,
+        extra_deps=extra_deps,
         info=info,
     )
 

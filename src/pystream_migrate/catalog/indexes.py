@@ -4,7 +4,8 @@
   storage options; ``ON ONLY`` for a partitioned table's index), then per-column
   statistics targets, CLUSTER ON and REPLICA IDENTITY USING INDEX. Indexes that back
   a constraint are created by that constraint (see :mod:`constraints`). TimescaleDB
-  chunk indexes are ordinary indexes of their chunk tables.
+  chunk indexes are ordinary indexes of their chunk tables. Materialized views'
+  indexes are read too (never built alongside the view's refresh: both take its lock).
 * ``INDEX ATTACH``: a partition's index attached to its partitioned parent's index
   (constraint indexes included), as pg_dump does.
 """
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
 
 Row = dict[str, Any]
+
+# Pseudo identity of a partition's index attached to its parent's (the attached index's
+# oid): a foreign key to a partitioned table waits for these (see :mod:`constraints`).
+INDEX_ATTACH = "index attach"
 
 
 def collect(ctx: CatalogContext) -> list[TocEntry]:
@@ -77,6 +82,7 @@ def _attach_entry(row: Row) -> TocEntry:
         section=Section.POST_DATA,
         create_sql=f"ALTER INDEX {parent} ATTACH PARTITION {child};",
         owner=row["owner"],
+        objects=[(INDEX_ATTACH, row["oid"])],
         extra_deps=[("pg_class", row["parent_index"]), ("pg_class", row["oid"])],
         info={"table_oid": row["table_oid"], "parent_index": row["parent_index"]},
     )

@@ -1,13 +1,13 @@
 """The remaining object kinds that no other family reads.
 
-Casts, operators, operator families and classes, access methods, conversions, text
-search parsers, templates, dictionaries and configurations, foreign data wrappers,
-servers, user mappings and foreign tables (pre-data), and publications with their tables
-and schemas (post-data). Extension members are left out everywhere (CREATE EXTENSION
-makes them).
+Casts, transforms, operators, operator families and classes, access methods,
+conversions, text search parsers, templates, dictionaries and configurations, foreign
+data wrappers, servers, user mappings and foreign tables (pre-data), and publications
+with their tables and schemas (post-data). Extension members are left out everywhere
+(CREATE EXTENSION makes them).
 
-Reported as unsupported (see ``sql/other_unsupported.sql``): procedural languages and
-transforms created outside extensions, subscriptions and large objects.
+Reported as unsupported (see ``sql/other_unsupported.sql``): procedural languages
+created outside extensions, subscriptions and large objects.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ Row = dict[str, Any]
 def collect(ctx: CatalogContext) -> list[TocEntry]:
     entries: list[TocEntry] = []
     readers: list[Callable[[CatalogContext], list[TocEntry]]] = [
-        _access_methods, _conversions, _casts, _operators, _operator_families, _text_search,
+        _access_methods, _conversions, _casts, _transforms, _operators, _operator_families,
+        _text_search,
         _foreign_data, _foreign_tables, _publications,
     ]
     for read in readers:
@@ -178,10 +179,9 @@ def _operator_families(ctx: CatalogContext) -> list[TocEntry]:
         if r["storage"]:
             items.append(f"STORAGE {r['storage']}")
         if not items:
-            ctx.report_unsupported("OPERATOR CLASS", r["schema"], r["name"],
-                                   "an operator class without operators, functions or "
-                                   "storage type cannot be created")
-            continue
+            # Nothing after AS is a syntax error; a STORAGE of the indexed type itself
+            # changes nothing (pg_dump writes the same).
+            items.append(f"STORAGE {r['for_type']}")
         default = "DEFAULT " if r["is_default"] else ""
         entries.append(object_entry(
             "OPERATOR CLASS", r["schema"], f"{r['name']} USING {r['method']}", using,
@@ -190,6 +190,23 @@ def _operator_families(ctx: CatalogContext) -> list[TocEntry]:
             + ",\n    ".join(items) + ";",
             owner=r["owner"], comment=r["comment"],
             objects=[("pg_opclass", oid)] + [(m["catalog"], int(m["oid"])) for m in members],
+        ))
+    return entries
+
+
+# --- transforms -----------------------------------------------------------------------
+
+
+def _transforms(ctx: CatalogContext) -> list[TocEntry]:
+    entries = []
+    for r in ctx.query("other_transforms"):
+        name = f"FOR {r['type']} LANGUAGE {r['language']}"
+        functions = [f"{way} SQL WITH FUNCTION {r[key]}"
+                     for way, key in (("FROM", "from_sql"), ("TO", "to_sql")) if r[key]]
+        entries.append(object_entry(
+            "TRANSFORM", None, name, name,
+            f"CREATE TRANSFORM {name} ({', '.join(functions)});",
+            owner=None, comment=r["comment"], objects=[("pg_transform", int(r["oid"]))],
         ))
     return entries
 

@@ -72,6 +72,25 @@ def _merge_column_extras(ctx: CatalogContext, columns: dict[int, list[Row]]) -> 
                             if k not in ("relid", "column_name")})
 
 
+def column_settings(qname: str, col: Row) -> list[str]:
+    """A column's statistics target, storage, options and compression method.
+
+    For tables and materialized views alike; ``col`` has the columns of
+    tables_columns.sql of those names, and ``compression`` (None when the default).
+    """
+    only = f"ALTER TABLE ONLY {qname} ALTER COLUMN {ident(col['name'])}"
+    out: list[str] = []
+    if col["statistics"] is not None:
+        out.append(f"{only} SET STATISTICS {col['statistics']};")
+    if col["storage"]:
+        out.append(f"{only} SET STORAGE {_STORAGE[col['storage']]};")
+    if col["options"]:
+        out.append(f"{only} SET ({', '.join(col['options'])});")
+    if col.get("compression") in _COMPRESSION:
+        out.append(f"{only} SET COMPRESSION {_COMPRESSION[col['compression']]};")
+    return out
+
+
 def qualified(row: Row) -> str:
     return ident(row["schema"], row["name"])
 
@@ -168,13 +187,14 @@ class _TableBuilder:
     def _inherits_generation(self, col: Row) -> bool:
         """Whether INHERITS gives this column its generation expression.
 
-        Before PostgreSQL 16 an inheriting column may not even repeat it; from 16 on
-        it may have its own, which is then written out.
+        Only a generated parent column gives one: a child of a plain column writes its
+        own. Before PostgreSQL 16 an inheriting column may not even repeat its parent's;
+        from 16 on it may have its own, which is then written out.
         """
+        generated = [p for p in self._parent_columns(col["name"]) if p["generated"]]
         if self.ctx.server_version < 160000:
-            return True
-        return any(p["generated"] and p["default_expr"] == col["default_expr"]
-                   for p in self._parent_columns(col["name"]))
+            return bool(generated)
+        return any(p["default_expr"] == col["default_expr"] for p in generated)
 
     def _identity_comes_from_parent(self, col: Row) -> bool:
         # PostgreSQL 17: a partition shares its partitioned parent's identity.
@@ -273,16 +293,7 @@ class _TableBuilder:
                     and not any(p["notnull"] for p in self._parent_columns(col["name"]))):
                 # NOT NULL set on the child alone: INHERITS does not give it.
                 out.append(f"{only} ALTER COLUMN {c} SET NOT NULL;")
-            if col["statistics"] is not None:
-                out.append(f"{only} ALTER COLUMN {c} SET STATISTICS {col['statistics']};")
-            if col["storage"]:
-                out.append(f"{only} ALTER COLUMN {c} SET STORAGE {_STORAGE[col['storage']]};")
-            if col["options"]:
-                out.append(f"{only} ALTER COLUMN {c} SET ({', '.join(col['options'])});")
-            if col["compression"] in _COMPRESSION:
-                out.append(
-                    f"{only} ALTER COLUMN {c} SET COMPRESSION {_COMPRESSION[col['compression']]};"
-                )
+            out += column_settings(self.qname, col)
             if (col["seq_oid"] is not None and self.ctx.server_version >= 150000
                     and col["seq_persistence"] != self.t["persistence"]):
                 logged = "UNLOGGED" if col["seq_persistence"] == "u" else "LOGGED"

@@ -3,7 +3,8 @@
 A view is ``CREATE VIEW ... AS <pg_get_viewdef>``; it can also be made in two steps (a
 stand-in view with the same columns, then ``CREATE OR REPLACE VIEW``) so that the TOC
 sorter can break dependency loops through it. A materialized view is created empty
-(``WITH NO DATA``) in pre-data; a populated one gets a post-data ``MATERIALIZED VIEW
+(``WITH NO DATA``) in pre-data, with its columns' statistics targets, storage, options
+and compression; a populated one gets a post-data ``MATERIALIZED VIEW
 DATA`` entry that refreshes it after the table data. Indexes on materialized views
 belong to the indexes family.
 
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
+from pystream_migrate.catalog.tables import column_settings
 from pystream_migrate.toc import Section, TocEntry
 
 if TYPE_CHECKING:
@@ -36,7 +38,12 @@ MATVIEW_DATA = "matview data"
 def collect(ctx: CatalogContext) -> list[TocEntry]:
     caggs = _continuous_aggregate_views(ctx)
     columns: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    compression = {}
+    if ctx.server_version >= 140000:
+        compression = {(r["relid"], r["column_name"]): r["compression"]
+                       for r in ctx.query("tables_compression")}
     for col in ctx.query("views_columns"):
+        col["compression"] = compression.get((col["relid"], col["name"]))
         columns[col["relid"]].append(col)
     entries: list[TocEntry] = []
     for row in ctx.query("views"):
@@ -138,7 +145,8 @@ def _matview(row: dict[str, Any], cols: list[dict[str, Any]]) -> list[TocEntry]:
     options = ", ".join(o for o in (row["options"], row["toast_options"]) if o)
     if options:
         head += f" WITH ({options})"
-    create = f"{head} AS\n{_definition(row)}\n  WITH NO DATA;"
+    create = "\n".join([f"{head} AS\n{_definition(row)}\n  WITH NO DATA;",
+                        *(s for c in cols for s in column_settings(qual, c))])
     entry = _common(row, "MATERIALIZED VIEW", cols, create)
     if not row["populated"]:
         return [entry]  # an unpopulated materialized view stays unpopulated

@@ -40,7 +40,18 @@ SELECT con.oid::bigint AS oid,
                JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid AND pc.relispartition
            )
            SELECT tree.relid::bigint FROM tree WHERE tree.relid <> con.conrelid
-           ORDER BY 1) END AS ref_table_oids
+           ORDER BY 1) END AS ref_table_oids,
+       -- The partitions' indexes of a referenced partitioned key (at every level): the
+       -- parent's key is usable only once all of them are attached to it.
+       CASE WHEN con.contype = 'f' THEN ARRAY(
+           WITH RECURSIVE parts AS (
+               SELECT i.inhrelid FROM pg_catalog.pg_inherits i
+               WHERE i.inhparent = con.conindid
+               UNION
+               SELECT i.inhrelid FROM parts p
+               JOIN pg_catalog.pg_inherits i ON i.inhparent = p.inhrelid
+           )
+           SELECT parts.inhrelid::bigint FROM parts ORDER BY 1) END AS ref_index_parts
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

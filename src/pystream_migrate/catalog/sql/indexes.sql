@@ -1,6 +1,6 @@
--- Indexes of the tables tables.sql reads. Indexes that back a constraint are
--- marked (constraint_oid): constraints.sql creates them, but they may still need
--- attaching to a partitioned parent's index.
+-- Indexes of the tables tables.sql reads and of materialized views. Indexes that
+-- back a constraint are marked (constraint_oid): constraints.sql creates them, but
+-- they may still need attaching to a partitioned parent's index.
 SELECT i.indexrelid::bigint AS oid,
        n.nspname AS schema,
        ic.relname AS name,
@@ -43,7 +43,7 @@ LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
 LEFT JOIN pg_catalog.pg_description d
        ON d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
       AND d.objoid = i.indexrelid AND d.objsubid = 0
-WHERE tc.relkind IN ('r', 'p')
+WHERE tc.relkind IN ('r', 'p', 'm')
   AND tc.relpersistence <> 't'
   AND tn.nspname NOT IN ('pg_catalog', 'information_schema')
   AND tn.nspname !~ '^pg_(toast|temp_)'

@@ -1,6 +1,6 @@
 -- Objects this tool does not carry, to be named in the dump's report: procedural
--- languages and transforms that no extension created, subscriptions of this database,
--- and large objects (counted, not listed).
+-- languages that no extension created, subscriptions of this database, and large
+-- objects (counted, not listed).
 SELECT 'PROCEDURAL LANGUAGE' AS kind, NULL::text AS schema, l.lanname::text AS name,
        'a procedural language created outside an extension (CREATE LANGUAGE); create it '
        'on the target (CREATE EXTENSION, or CREATE LANGUAGE) before restoring' AS reason
@@ -10,18 +10,6 @@ WHERE l.oid >= 16384
         SELECT 1 FROM pg_catalog.pg_depend d
          WHERE d.classid = 'pg_catalog.pg_language'::pg_catalog.regclass
            AND d.objid = l.oid AND d.deptype = 'e')
-UNION ALL
-SELECT 'TRANSFORM', NULL,
-       'FOR ' || pg_catalog.format_type(t.trftype, NULL) || ' LANGUAGE '
-         || pg_catalog.quote_ident(l.lanname),
-       'transforms are not carried; create it on the target'
-FROM pg_catalog.pg_transform t
-JOIN pg_catalog.pg_language l ON l.oid = t.trflang
-WHERE t.oid >= 16384
-  AND NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_depend d
-         WHERE d.classid = 'pg_catalog.pg_transform'::pg_catalog.regclass
-           AND d.objid = t.oid AND d.deptype = 'e')
 UNION ALL
 SELECT 'SUBSCRIPTION', NULL, s.subname::text,
        'subscriptions need a connection string and a replication slot on the publisher; '
