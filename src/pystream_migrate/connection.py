@@ -30,7 +30,8 @@ def mask_password(text: str) -> str:
 def parse_dsn(dsn: str) -> dict[str, str]:
     """Parse a conninfo string or URI; raise a one-line :class:`UsageError` if it is malformed."""
     try:
-        return dict(_conninfo.conninfo_to_dict(dsn))
+        return {k: str(v) for k, v in _conninfo.conninfo_to_dict(dsn).items()
+                if v is not None}
     except psycopg.ProgrammingError as exc:
         detail = mask_password(str(exc).splitlines()[0]) if str(exc) else "malformed"
         raise UsageError(

@@ -32,10 +32,8 @@ def run_demo(args: argparse.Namespace) -> int:
         source, target = cluster.dsn("demo_source"), cluster.dsn("demo_target")
         load_sample(source)
         with psycopg.connect(source) as conn:
-            rows = conn.execute("SELECT count(*) FROM public.metrics").fetchone()[0]
-            chunks = conn.execute(
-                "SELECT count(*) FROM show_chunks('public.metrics')"
-            ).fetchone()[0]
+            rows = _scalar(conn, "SELECT count(*) FROM public.metrics")
+            chunks = _scalar(conn, "SELECT count(*) FROM show_chunks('public.metrics')")
         say(f"loaded sample data: hypertable public.metrics, {rows} rows in {chunks} chunks")
         archive = Path(tmp) / "demo.psm"
 
@@ -61,3 +59,8 @@ def run_demo(args: argparse.Namespace) -> int:
         say(f"verify: source and target match: {result.describe()}")
     say("done; the server and its data are removed")
     return 0
+
+
+def _scalar(conn: psycopg.Connection, query: str) -> object:
+    row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None

@@ -118,7 +118,7 @@ def _leave_out_tiered_chunks(tiered: list[dict[str, Any]], entries: list[TocEntr
     chunks = f"'{{{','.join(map(str, chunk_ids))}}}'::int[]"
     by_name: dict[str, TocEntry] = {}
     for e in entries:
-        if e.kind != "TABLE DATA" or e.copy is None or not e.info.get("extconfig") \
+        if e.kind != "TABLE DATA" or e.copy is None or not e.extconfig \
                 or e.info.get("extension") != "timescaledb":
             continue
         by_name[e.name] = e
@@ -161,7 +161,7 @@ def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
     (serially, after ``bgw_job``, whose rows it references).
     """
     jobs = next((e for e in entries if e.kind == "TABLE DATA" and e.name == "bgw_job"
-                 and e.info.get("extconfig") and e.info.get("extension") == "timescaledb"),
+                 and e.extconfig and e.info.get("extension") == "timescaledb"),
                 None)
     rows = fetch_all(conn, "timescale_job_stats")
     if jobs is None or not rows:
@@ -175,10 +175,12 @@ def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
         deps={jobs.id, *jobs.deps},
         copy=CopySpec(r["schema"], r["name"], list(r["columns"]),
                       f"job_id >= {FIRST_USER_JOB}"),
-        info={"extconfig": True, "extension": "timescaledb", "relid": int(r["relid"]),
-              "oid": int(r["relid"]), "est_bytes": int(r["est_bytes"]),
-              "est_rows": int(r["est_rows"]), "fk_order": int(jobs.info.get("fk_order", 0)) + 1,
-              "job_statistics": True},
+        relid=int(r["relid"]),
+        extconfig=True,
+        est_bytes=int(r["est_bytes"]),
+        fk_order=jobs.fk_order + 1,
+        info={"extension": "timescaledb", "oid": int(r["relid"]),
+              "est_rows": int(r["est_rows"]), "job_statistics": True},
         id=max(e.id for e in entries) + 1,
     )
     entries.insert(entries.index(jobs) + 1, stats)
@@ -200,10 +202,9 @@ def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[
     kept: list[TocEntry] = []
     compressed_chunks: dict[int, list[str]] = {}  # companion relid -> its chunks
     for e in entries:
-        relid = e.info.get("relid") if e.copy is not None else e.info.get("oid")
+        relid = e.relid if e.copy is not None else e.info.get("oid")
         role = None
-        if relid is not None and not e.info.get("extconfig") and e.kind in ("TABLE",
-                                                                            "TABLE DATA"):
+        if relid is not None and not e.extconfig and e.kind in ("TABLE", "TABLE DATA"):
             role = roles.get(int(relid))
         if role is not None:
             if role["role"] == "hypertable":
@@ -214,7 +215,7 @@ def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[
                     e.info["timescaledb_internal"] = role["internal"]
                     e.drop_sql = ""
             else:
-                e.info["chunk"] = True
+                e.chunk = True
                 e.info["hypertable_relid"] = role["hypertable_relid"]
                 if e.kind == "TABLE" and role.get("compression_state") == 2 and e.schema:
                     compressed_chunks.setdefault(int(role["hypertable_relid"]), []).append(
@@ -243,7 +244,7 @@ def delete_archive_jobs(conn: psycopg.Connection, entries: list[TocEntry]) -> No
     ext = next((e for e in entries if e.kind == "EXTENSION" and e.name == "timescaledb"), None)
     if ext is None or not ext.info.get("jobs"):
         return
-    if not any(e.kind == "TABLE DATA" and e.name == "bgw_job" and e.info.get("extconfig")
+    if not any(e.kind == "TABLE DATA" and e.name == "bgw_job" and e.extconfig
                and e.info.get("extension") == "timescaledb" for e in entries):
         return
     if extension_info(conn).version is None:
@@ -331,14 +332,6 @@ def _vkey(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def available_version(conn: psycopg.Connection) -> str | None:
-    row = conn.execute(
-        "SELECT default_version FROM pg_catalog.pg_available_extensions "
-        "WHERE name = 'timescaledb'"
-    ).fetchone()
-    return str(row[0]) if row else None
-
-
 def available_versions(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT version FROM pg_catalog.pg_available_extension_versions "
@@ -373,24 +366,35 @@ def restoring(conn: psycopg.Connection) -> bool:
     return bool(row and row[0] == "on")
 
 
-@contextmanager
-def catalog_load_without_fk_checks(conn: psycopg.Connection) -> Iterator[bool]:
-    """Load the extension's catalog rows as they are, with foreign-key triggers off.
+class CatalogLoader:
+    """Loads the extension's catalog rows as they are, with foreign-key checks off.
 
     The catalog is copied whole from a consistent source, but some versions keep rows
     that their own foreign keys reject on reload: 2.17's ``chunk_column_stats`` has a
     hypertable-level row with ``chunk_id = 0``. pg_restore loses such a row ("errors
-    ignored"); with ``session_replication_role = replica`` (superuser only) every row
-    loads. Yields whether the checks are off: a role that may not set it loads with
-    them on, as before.
+    ignored"). Each table is loaded with ``session_replication_role = replica`` (superuser
+    only), which turns off the foreign-key triggers, except a table with triggers of its
+    own that must fire (``metadata``'s turns an INSERT of an existing key into an UPDATE).
+    A role that may not set it loads with the checks on, as before.
     """
-    try:
-        conn.execute("SET session_replication_role = replica")
-    except psycopg.errors.InsufficientPrivilege:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            conn.execute("RESET session_replication_role")
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.with_triggers = {(r["schema"], r["name"])
+                              for r in fetch_all(conn, "extensions_config_triggers")}
+        row = conn.execute(
+            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        self.allowed = bool(row and row[0])
+
+    @contextmanager
+    def table(self, schema: str | None, name: str) -> Iterator[None]:
+        """Around the load of one table's rows (outside a transaction)."""
+        replica = self.allowed and (schema, name) not in self.with_triggers
+        if replica:
+            self.conn.execute("SET session_replication_role = replica")
+        try:
+            yield
+        finally:
+            if replica and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("RESET session_replication_role")

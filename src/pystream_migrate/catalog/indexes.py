@@ -63,7 +63,8 @@ def _index_entry(row: Row) -> TocEntry:
         comment_sql=comment_sql("INDEX", qname, row["comment"]),
         tablespace=row["tablespace"],
         objects=[("pg_class", row["oid"])],
-        info={"table_oid": row["table_oid"], "relkind": row["relkind"]},
+        table_oid=row["table_oid"],
+        info={"relkind": row["relkind"]},
     )
 
 
@@ -78,5 +79,6 @@ def _attach_entry(row: Row) -> TocEntry:
         create_sql=f"ALTER INDEX {parent} ATTACH PARTITION {child};",
         owner=row["owner"],
         extra_deps=[("pg_class", row["parent_index"]), ("pg_class", row["oid"])],
-        info={"table_oid": row["table_oid"], "parent_index": row["parent_index"]},
+        table_oid=row["table_oid"],
+        info={"parent_index": row["parent_index"]},
     )

@@ -1,4 +1,4 @@
-"""Feeding entries read from a sequential archive stream to parallel workers.
+"""Stream dispatch: entries read from a one-pass archive stream, handed to the workers.
 
 The dump interleaves the blocks of the entries it copies in parallel. Reading stdin
 once, the dispatcher hands each entry to a worker as soon as its first block arrives.
@@ -14,7 +14,19 @@ from __future__ import annotations
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from pystream_migrate import timescale
+from pystream_migrate.errors import ArchiveError
+from pystream_migrate.restore.context import RestoreContext
+from pystream_migrate.restore.data import load_catalog_entry
+from pystream_migrate.toc import TocEntry
+
+if TYPE_CHECKING:
+    from pystream_migrate.restore.workers import Dispatch
 
 SPOOL_MEMORY = 8 * 1024 * 1024
 _END = object()
@@ -108,3 +120,65 @@ class StreamedEntry:
                 raise item
             assert isinstance(item, bytes)
             yield item
+
+
+def feed(ctx: RestoreContext, leader: psycopg.Connection, config: list[TocEntry],
+         dispatch: Dispatch) -> None:
+    """Read the archive stream once: load config entries inline, hand the rest to workers.
+
+    The dump writes TimescaleDB's catalog (config entries) first: the leader loads it,
+    serially in foreign-key order, before any chunk arrives. Each other entry is offered
+    to the workers when its first block arrives.
+    """
+    loader = timescale.CatalogLoader(leader)
+
+    def load(e: TocEntry, chunks: Iterable[bytes]) -> None:
+        dispatch.failed_elsewhere(load_catalog_entry(ctx, loader, leader, e, chunks))
+
+    # Config entries without rows (SEQUENCE SET of an extension's configuration
+    # sequence) are not in the stream: load them first.
+    for e in config:
+        if e.copy is None:
+            load(e, iter(()))
+    config_ids = {e.id for e in config if e.copy is not None}
+    pending_config: dict[int, list[bytes]] = {}
+    streams: dict[int, StreamedEntry] = {}
+    wanted = dispatch.data_ids
+    try:
+        for ev in ctx.reader.stream():
+            eid = ev.entry_id
+            if eid in config_ids:
+                if ev.kind == "data":
+                    pending_config.setdefault(eid, []).append(bytes(ev.payload or b""))
+                else:
+                    chunks = pending_config.pop(eid, [])
+                    load(ctx.by_id[eid], iter(chunks))
+                    config_ids.discard(eid)
+                    if not config_ids:
+                        ctx.log(f"extension catalog: {len(config)} entries loaded")
+                continue
+            if eid not in wanted:
+                continue
+            if config_ids:
+                raise ArchiveError(
+                    f"{ctx.reader.describe(eid)} comes before the extension catalog "
+                    "in the stream",
+                    hint="this archive was not written by pystream-migrate dump",
+                )
+            st = streams.get(eid)
+            if st is None:
+                st = streams[eid] = StreamedEntry(eid)
+                dispatch.offer_stream(eid, st)
+            if ev.kind == "data":
+                st.feed(bytes(ev.payload or b""))
+            else:
+                st.end()
+        for eid in config_ids:
+            load(ctx.by_id[eid], iter(()))
+        ctx.dropped_chunks = list(ctx.reader.footer_extra().get("dropped_chunks", []))
+        dispatch.stream_finished(set(streams))
+    except BaseException as exc:
+        for st in streams.values():
+            st.fail(exc)
+        dispatch.abort(exc)
+        raise
