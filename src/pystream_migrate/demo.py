@@ -46,7 +46,8 @@ def run_demo(args: argparse.Namespace) -> int:
             say(f"dump: not carried: {item}")
 
         started = time.monotonic()
-        restored = restore_archive(RestoreOptions(dsn=target, file=str(archive), jobs=jobs))
+        restored = restore_archive(RestoreOptions(dsn=target, file=str(archive), jobs=jobs,
+                                                  exit_on_error=True))
         say(f"restore: {restored.entries} entries, {restored.rows} rows, "
             f"{time.monotonic() - started:.1f}s with -j {jobs}, between "
             "timescaledb_pre_restore() and timescaledb_post_restore()")

@@ -27,7 +27,7 @@ class RestoreOptions:
     sections: list[str] = field(default_factory=list)
     schema_only: bool = False
     data_only: bool = False
-    exit_on_error: bool = True
+    exit_on_error: bool = False  # stop at the first failure (default: keep going)
     resume: bool = False
     analyze: bool = True
     use_list: str | None = None
@@ -47,7 +47,7 @@ class RestoreOptions:
             create=getattr(a, "create", False), sections=list(getattr(a, "section", []) or []),
             schema_only=getattr(a, "schema_only", False),
             data_only=getattr(a, "data_only", False),
-            exit_on_error=not getattr(a, "continue_on_error", False),
+            exit_on_error=getattr(a, "exit_on_error", False),
             resume=getattr(a, "resume", False), analyze=not getattr(a, "no_analyze", False),
             use_list=getattr(a, "use_list", None), verbose=getattr(a, "verbose", 0),
             verify_archive=not getattr(a, "skip_archive_check", False),
