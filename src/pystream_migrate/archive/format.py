@@ -213,7 +213,8 @@ def encode_record(
     return header.pack(), payload
 
 
-def decode_payload(dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes) -> bytes:
+def decode_payload(dctx: zstandard.ZstdDecompressor, header: RecordHeader,
+                   payload: bytes | memoryview) -> bytes:
     """Check and decompress a record payload; never returns unverified bytes."""
     if len(payload) != header.payload_length:
         raise FormatViolation("payload is shorter than its record header says")
@@ -291,10 +292,10 @@ def stats_document(stats: EntryStats) -> dict[str, int]:
 
 
 def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
-    values = [doc.get(key) for key in ("rows", "raw_bytes", "blocks", "checksum")]
-    if not all(is_count(value) for value in values) or values[3] > _U32_MAX:
+    found: list[Any] = [doc.get(key) for key in ("rows", "raw_bytes", "blocks", "checksum")]
+    if not all(is_count(value) for value in found) or found[3] > _U32_MAX:
         raise FormatViolation("entry statistics are malformed")
-    rows, raw_bytes, blocks, checksum = values
+    rows, raw_bytes, blocks, checksum = (int(value) for value in found)
     return EntryStats(entry_id, rows, raw_bytes, blocks, checksum)
 
 

@@ -250,8 +250,8 @@ class ArchiveReader:
             except BaseException:
                 fileobj.close()
                 raise
-        name = getattr(source, "name", None)
-        return cls(source, name=name if isinstance(name, str) else "<stream>")
+        stream_name = getattr(source, "name", None)
+        return cls(source, name=stream_name if isinstance(stream_name, str) else "<stream>")
 
     def describe(self, entry_id: int) -> str:
         """e.g. ``entry 12 (TABLE DATA public.t)``."""
