@@ -42,11 +42,14 @@ class StreamedEntry:
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
         self._live: queue.Queue[object] = queue.Queue(maxsize=4)
         self._ended = False
+        self._released = False
         self._error: BaseException | None = None
         self._size = 0
 
     def feed(self, data: bytes) -> None:
         with self._lock:
+            if self._released:
+                return  # its load is over (a failed COPY may have stopped reading)
             self._size += len(data)
             if not self._attached:
                 self._spool.write(data)
@@ -77,14 +80,24 @@ class StreamedEntry:
             yield data
 
     def release(self) -> None:
-        """Free the spool once the entry is loaded."""
+        """Free the spool once the entry's load is over; later blocks are dropped.
+
+        A load that failed part-way may have left blocks in the live queue: they are
+        drained, so that the stream reader never waits on a queue nobody reads.
+        """
         with self._lock:
+            self._released = True
             self._spool.close()
+        while True:
+            try:
+                self._live.get_nowait()
+            except queue.Empty:
+                return
 
     def end(self) -> None:
         with self._lock:
             self._ended = True
-            if not self._attached:
+            if not self._attached or self._released:
                 return
         self._live.put(_END)
 

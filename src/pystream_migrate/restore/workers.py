@@ -154,12 +154,13 @@ class Dispatch:
         entries = [self.entries[i.id] for i in batch]
         if group == "post":
             return ddl.run_sql_entries(self.ctx, conn, entries, name)
-        failed = load_entries(self.ctx, conn, [(e, self._source(e)) for e in entries], name)
-        if self.stream_mode:
-            for e in entries:
-                if e.id in self.streams:
-                    self.streams[e.id].release()
-        return failed
+        try:
+            return load_entries(self.ctx, conn, [(e, self._source(e)) for e in entries], name)
+        finally:
+            if self.stream_mode:
+                for e in entries:
+                    if e.id in self.streams:
+                        self.streams[e.id].release()
 
     def _source(self, e: TocEntry) -> Callable[[], Iterable[bytes]]:
         """How to get an entry's bytes (again, for a file archive)."""
