@@ -285,6 +285,63 @@ def generate(dsn: str, scale: float = 1.0, chunks: int = 4000, *,
     return built
 
 
+LARGE_CHUNKS_SQL = """
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE SCHEMA big;
+CREATE TABLE big.readings (
+    ts timestamptz NOT NULL,
+    device_id int NOT NULL,
+    value double precision,
+    status int,
+    note text
+);
+SELECT create_hypertable('big.readings', 'ts', chunk_time_interval => interval '1 day');
+CREATE INDEX readings_device_ts ON big.readings (device_id, ts DESC);
+"""
+
+
+def generate_large_chunks(dsn: str, chunks: int = 34, rows: int = 4_300_000,
+                          compressed: int = 14) -> dict[str, object]:
+    """A hypertable of a few large chunks (one a day), the oldest ``compressed`` of them
+    compressed where the Timescale License edition allows it; two indexes per chunk."""
+    per_chunk_s = 86400
+    step = max(1, per_chunk_s * chunks * 50 // rows)  # 50 devices report every step
+    skipped: list[str] = []
+    started = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+        conn.execute("SET client_min_messages = warning")
+        with conn.transaction():
+            conn.execute(LARGE_CHUNKS_SQL)  # type: ignore[arg-type]
+        _timed(conn, f"big.readings (~{rows} rows, {chunks} chunks)", """
+            INSERT INTO big.readings
+            SELECT t, d, round((20 + 10 * sin(extract(epoch FROM t) / 7200.0 + d))::numeric, 4),
+                   (d + extract(epoch FROM t)::bigint / %(step)s) %% 4,
+                   CASE WHEN d %% 10 = 0 THEN 'note ' || d END
+            FROM generate_series(timestamptz %(start)s,
+                                 timestamptz %(start)s + %(days)s * interval '1 day'
+                                    - %(step)s * interval '1 second',
+                                 %(step)s * interval '1 second') t,
+                 generate_series(1, 50) d""",
+               {"start": START, "days": chunks, "step": step})
+        lic = license_of(conn)
+        if lic == "timescale" and compressed:
+            conn.execute("ALTER TABLE big.readings SET (timescaledb.compress, "
+                         "timescaledb.compress_segmentby = 'device_id')")
+            _timed(conn, f"compress {compressed} chunks", """
+                SELECT count(compress_chunk(c))
+                FROM (SELECT c FROM show_chunks('big.readings') c ORDER BY 1
+                      LIMIT %(n)s) s""", {"n": compressed})
+        elif compressed:
+            skipped.append(f"compression (timescaledb.license is {lic})")
+        conn.execute("ANALYZE")
+        (total,) = conn.execute("SELECT count(*) FROM big.readings").fetchone() or (0,)
+        (n_chunks,) = conn.execute(
+            "SELECT count(*) FROM show_chunks('big.readings')").fetchone() or (0,)
+    return {"dataset": "large-chunks", "rows": int(total), "chunks": int(n_chunks),
+            "compressed_chunks": 0 if skipped else compressed, "skipped": skipped,
+            "license": lic, "generate_s": round(time.monotonic() - started, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--dsn", required=True, help="the (empty) database to fill")

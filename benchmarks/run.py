@@ -62,10 +62,12 @@ class Child:
     """A child process whose rusage is collected with os.wait4 and stderr timestamped."""
 
     def __init__(self, name: str, argv: list[str], *, stdin: IO[bytes] | int | None = None,
-                 stdout: IO[bytes] | int | None = subprocess.DEVNULL) -> None:
+                 stdout: IO[bytes] | int | None = subprocess.DEVNULL,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                     env=env)
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -85,8 +87,8 @@ class Child:
                           ru.ru_stime, round(ru.ru_maxrss / 1024, 1), self.lines[-40:])
 
 
-def run_child(name: str, argv: list[str]) -> ProcResult:
-    return Child(name, argv).reap()
+def run_child(name: str, argv: list[str], env: dict[str, str] | None = None) -> ProcResult:
+    return Child(name, argv, env=env).reap()
 
 
 # --------------------------------------------------------------------------- databases

@@ -70,8 +70,8 @@ def test_materialized_view_indexes(make_db: Callable[..., str]) -> None:
         ALTER MATERIALIZED VIEW public.mv CLUSTER ON mv_a;
         COMMENT ON INDEX public.mv_expr IS 'on an expression';
     """)
-    assert find(catalog, "INDEX", "mv_a").info["table_oid"] == find(
-        catalog, "MATERIALIZED VIEW", "mv").info["relid"]
+    assert find(catalog, "INDEX", "mv_a").table_oid == find(
+        catalog, "MATERIALIZED VIEW", "mv").relid
 
 
 def test_materialized_view_column_settings(make_db: Callable[..., str]) -> None:

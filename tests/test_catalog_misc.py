@@ -407,7 +407,7 @@ def test_timescaledb_configuration_data(source_db: str, target_db: str) -> None:
         seq_state = dict(conn.execute(
             "SELECT 'hypertable_id_seq', last_value FROM _timescaledb_catalog.hypertable_id_seq"
         ).fetchall())
-    config = [e for e in catalog.entries if e.info.get("extconfig")]
+    config = [e for e in catalog.entries if e.extconfig]
     tables = {(e.schema, e.name): e for e in config if e.kind == "TABLE DATA"}
     seqs = {(e.schema, e.name): e for e in config if e.kind == "SEQUENCE SET"}
     assert set(tables) == {(s, n) for _, s, n, k, _ in server if k == "r"}
@@ -418,22 +418,22 @@ def test_timescaledb_configuration_data(source_db: str, target_db: str) -> None:
 
     last_pre = max(e.id for e in catalog.entries if e.section is Section.PRE_DATA)
     ext_id = one(catalog, "EXTENSION", "timescaledb").id
-    relid_entry = {e.info["relid"]: e for e in tables.values()}
+    relid_entry = {e.relid: e for e in tables.values()}
     for e in config:
         assert e.section is Section.DATA and e.id > last_pre
         assert ext_id in e.deps
     for e in tables.values():
         assert e.copy is not None and e.copy.schema == e.schema and e.copy.table == e.name
         assert e.info["extension"] == "timescaledb"
-        assert isinstance(e.info["fk_order"], int) and e.info["est_bytes"] >= 0
+        assert isinstance(e.fk_order, int) and e.est_bytes >= 0
         assert "est_rows" in e.info
     # Foreign keys between configuration tables: referenced rows load first.
     assert fks
     for a, b in fks:
         ea, eb = relid_entry[a], relid_entry[b]
-        assert ea.info["fk_order"] > eb.info["fk_order"], (ea.name, eb.name)
+        assert ea.fk_order > eb.fk_order, (ea.name, eb.name)
         assert eb.id in ea.deps
-    assert relid_entry[next(r[0] for r in server if r[2] == "hypertable")].info["fk_order"] == 0
+    assert relid_entry[next(r[0] for r in server if r[2] == "hypertable")].fk_order == 0
     # Row filters come from extcondition, without the WHERE keyword.
     for relid, _s, name, kind, cond in server:
         if kind != "r":

@@ -338,14 +338,14 @@ def test_types_routines_views_round_trip(
     refreshes = {e.name: e for e in catalog.entries if e.kind == "MATERIALIZED VIEW DATA"}
     assert sorted(refreshes) == ["MV pop", "mv_on_mv"]
     assert refreshes["MV pop"].id in refreshes["mv_on_mv"].deps
-    assert all(e.info.get("after_data") for e in catalog.entries
+    assert all(e.after_data for e in catalog.entries
                if e.kind == "MATERIALIZED VIEW DATA")
     # A trigger cloned onto a partition is not created again, only its state is set.
     part = [e for e in catalog.entries if e.kind == "TRIGGER" and "part_trg" in e.name]
     assert sorted(e.name for e in part) == ["parted part_trg", "parted_2 part_trg"]
     assert "CREATE TRIGGER" not in next(e for e in part if e.name == "parted_2 part_trg").create_sql
     trg = _find(catalog, "TRIGGER", "Orders Off")[0]
-    assert trg.info["table_oid"] and "DISABLE TRIGGER" in trg.create_sql
+    assert trg.table_oid and "DISABLE TRIGGER" in trg.create_sql
     assert not [u for u in catalog.unsupported
                 if u.kind in ("TYPE", "FUNCTION", "AGGREGATE", "LANGUAGE")]
 

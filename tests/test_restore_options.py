@@ -90,10 +90,11 @@ def test_no_owner_leaves_ownership_to_the_restoring_role(
         == scalar(target_db, "SELECT current_user")
 
 
-def test_first_error_stops_the_restore(archive: tuple[str, Path], target_db: str) -> None:
+def test_exit_on_error_stops_at_the_first_failure(archive: tuple[str, Path],
+                                                  target_db: str) -> None:
     _source, path = archive
     # Data without its tables: every load fails.
-    res = restore(target_db, path, "--data-only", check=False)
+    res = restore(target_db, path, "--data-only", "--exit-on-error", check=False)
     assert res.returncode == 1
     errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
     assert len(errors) == 1, res.stderr
@@ -101,14 +102,17 @@ def test_first_error_stops_the_restore(archive: tuple[str, Path], target_db: str
     assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
 
 
-def test_continue_on_error_lists_every_failure(archive: tuple[str, Path],
-                                               target_db: str) -> None:
+@pytest.mark.parametrize("flags", [(), ("--continue-on-error",)])
+def test_by_default_every_failure_is_listed(archive: tuple[str, Path], target_db: str,
+                                            flags: tuple[str, ...]) -> None:
+    """Keep-going is the default; --continue-on-error is still accepted and changes nothing."""
     _source, path = archive
-    res = restore(target_db, path, "--data-only", "--continue-on-error", check=False)
+    res = restore(target_db, path, "--data-only", *flags, check=False)
     assert res.returncode == 1
     errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
     assert len(errors) > 3
-    assert "restore finished with" in errors[-1]
+    assert "restore finished with" in errors[-1] and "--resume" in errors[-1]
+    assert scalar(target_db, "SHOW timescaledb.restoring") == "off"
 
 
 # A function that fails on a target database where psm.refuse is on.
@@ -143,29 +147,87 @@ def _refusing_target(make_db, name: str) -> str:  # type: ignore[no-untyped-def]
     return target
 
 
-def test_a_failing_index_is_named_and_the_others_are_built(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Post-data items go to the server several to a script; a failure still names its item."""
+FAILING_DATA_SQL = """
+CREATE TABLE public.s5 (v int CHECK (public.picky(v) = v));
+INSERT INTO public.s5 SELECT g FROM generate_series(1, 20) g;
+CREATE INDEX s5_v ON public.s5 (v);
+CREATE TABLE public.fine (v int);
+INSERT INTO public.fine SELECT g FROM generate_series(1, 20) g;
+"""
+
+
+def _lines(res: subprocess.CompletedProcess[str], tag: str) -> list[str]:
+    return [ln for ln in res.stderr.splitlines() if f": {tag}: " in ln]
+
+
+def _indexes(target: str) -> set[str]:
+    with psycopg.connect(target) as conn:
+        return {r for (r,) in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+
+
+def test_a_failed_item_is_named_its_dependents_skipped_and_the_rest_restored(  # type: ignore[no-untyped-def]
+        make_db, tmp_path: Path) -> None:
+    """Keep-going (pg_restore's default): failures and skips listed, exit 1, then --resume
+    after the cause is fixed runs exactly what was left and finishes the restore."""
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(FAILING_INDEX_SQL + FAILING_DATA_SQL)  # type: ignore[arg-type]
+    path = tmp_path / "db.psm"
+    dump(source, path)
+
+    target = _refusing_target(make_db, "tgt1")
+    res = restore(target, path, "-j", "2", check=False)
+    assert res.returncode == 1
+    errors = _lines(res, "error")
+    assert len(errors) == 3, res.stderr
+    assert any("INDEX public.t_c" in e and "picky refuses to work here" in e for e in errors)
+    assert any("TABLE DATA public.s5" in e and "picky refuses to work here" in e
+               for e in errors)
+    assert "2 failed and 2 skipped" in errors[-1]
+    skipped = _lines(res, "skipped")
+    assert len(skipped) == 2, res.stderr
+    assert any("INDEX public.s5_v" in s and "TABLE DATA public.s5" in s for s in skipped)
+    assert any("ANALYZE of TABLE DATA public.s5" in s for s in skipped)
+    # Everything independent of the failures is in, analyzed, and restoring mode is off.
+    assert _indexes(target) == {"t_a", "t_b", "t_d", "t_e"}
+    assert scalar(target, "SELECT count(*) FROM public.fine") == 20
+    assert scalar(target, "SELECT count(*) FROM public.t") == 100
+    assert scalar(target, "SELECT count(*) FROM public.s5") == 0
+    assert scalar(target, "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL "
+                          "FROM pg_stat_user_tables WHERE relname = 'fine'") is True
+    assert scalar(target, "SHOW timescaledb.restoring") == "off"
+
+    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.refuse").format(
+            sql.Identifier(str(dbname))))
+    res = restore(target, path, "-j", "2", "--resume", "-v", check=False)
+    assert res.returncode == 0, res.stderr
+    # Only what failed or was skipped ran again: nothing was loaded twice.
+    assert _indexes(target) == {"t_a", "t_b", "t_c", "t_d", "t_e", "s5_v"}
+    assert scalar(target, "SELECT count(*) FROM public.fine") == 20
+    assert scalar(target, "SELECT count(*) FROM public.t") == 100
+    assert scalar(target, "SELECT count(*) FROM public.s5") == 20
+    assert scalar(target, "SELECT count(*) FROM pg_namespace "
+                          "WHERE nspname = '_pystream_migrate'") == 0
+    assert scalar(target, "SHOW timescaledb.restoring") == "off"
+
+
+def test_exit_on_error_stops_at_a_failing_index(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = make_db("src", timescaledb=True)
     with psycopg.connect(source, autocommit=True) as conn:
         conn.execute(FAILING_INDEX_SQL)
     path = tmp_path / "db.psm"
     dump(source, path)
-
-    res = restore(_refusing_target(make_db, "tgt1"), path, "-j", "1", check=False)
+    target = _refusing_target(make_db, "tgt")
+    res = restore(target, path, "-j", "1", "--exit-on-error", check=False)
     assert res.returncode == 1
-    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    errors = _lines(res, "error")
     assert len(errors) == 1, res.stderr
     assert "INDEX public.t_c" in errors[0] and "picky refuses to work here" in errors[0]
-
-    target = _refusing_target(make_db, "tgt2")
-    res = restore(target, path, "-j", "1", "--continue-on-error", check=False)
-    assert res.returncode == 1
-    errors = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
-    assert len(errors) == 2 and "INDEX public.t_c" in errors[0], res.stderr
-    with psycopg.connect(target) as conn:
-        built = {r for (r,) in conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = 't'")}
-    assert built == {"t_a", "t_b", "t_d", "t_e"}
+    assert _lines(res, "skipped") == []
+    assert scalar(target, "SHOW timescaledb.restoring") == "off"
 
 
 def test_a_failing_table_in_a_stream_is_named_and_the_others_load(make_db,  # type: ignore[no-untyped-def]

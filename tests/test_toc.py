@@ -208,9 +208,17 @@ def test_unbreakable_cycle_names_its_objects() -> None:
 
 def test_json_round_trip_keeps_the_entry() -> None:
     e = entry("TABLE DATA", "t", DATA, copy=CopySpec("s", "t", ["a", "b"], "a > 1"),
-              info={"extconfig": True, "fk_order": 2})
+              extconfig=True, fk_order=2, relid=7, est_bytes=100, copy_format="binary",
+              info={"extension": "x"})
     resolve_dependencies([e], [])
     (out,) = sort_entries([e])
-    back = TocEntry.from_json(out.to_json())
-    assert back.to_json() == out.to_json()
+    doc = out.to_json()
+    # The typed fields travel as "info" keys: the archive format did not change.
+    assert doc["info"] == {"extension": "x", "extconfig": True, "fk_order": 2, "relid": 7,
+                           "est_bytes": 100, "copy_format": "binary"}
+    back = TocEntry.from_json(doc)
+    assert back.to_json() == doc
     assert back.copy == CopySpec("s", "t", ["a", "b"], "a > 1")
+    assert (back.extconfig, back.fk_order, back.relid, back.est_bytes, back.copy_format,
+            back.info) == (True, 2, 7, 100, "binary", {"extension": "x"})
+    assert back.table_oid is None and back.ref_table_oids == [] and not back.chunk

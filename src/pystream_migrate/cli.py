@@ -137,13 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
                          choices=("pre-data", "data", "post-data"),
                          help="restore only this section (repeatable)")
     errs = restore.add_mutually_exclusive_group()
-    errs.add_argument("-e", "--exit-on-error", dest="continue_on_error", action="store_false",
-                      help="stop at the first error (the default)")
-    errs.add_argument("--continue-on-error", dest="continue_on_error", action="store_true",
-                      help="go on after errors, report every one, and exit non-zero")
-    restore.set_defaults(continue_on_error=False)
+    errs.add_argument("-e", "--exit-on-error", action="store_true",
+                      help="stop at the first failed item (by default the restore goes on "
+                      "past it, skips what needs it, lists every failed and skipped item "
+                      "at the end and exits 1)")
+    errs.add_argument("--continue-on-error", action="store_true",
+                      help="the default; accepted for scripts written for earlier versions")
     restore.add_argument("--resume", action="store_true",
-                         help="finish an interrupted restore without redoing finished entries")
+                         help="finish an interrupted or failed restore: run exactly the items "
+                         "not done yet (failed, skipped, or never run)")
     restore.add_argument("--no-analyze", action="store_true",
                          help="skip the ANALYZE of restored tables")
     restore.add_argument("--skip-archive-check", action="store_true",

@@ -1,6 +1,11 @@
-"""COPY ... TO STDOUT at the speed of libpq.
+"""COPY in both directions: the one statement builder, COPY-out at libpq's speed, COPY-in.
 
-The server sends one message per row. psycopg's ``Copy`` iterator hands each one up
+Every ``COPY`` the tool sends is built by :func:`copy_statement`: the table form
+``COPY t (cols)`` (a table's own heap only, never a compressed chunk's rows twice), or for
+an extension's configuration table with a row filter the query form. A table with no
+columns (PostgreSQL allows them) gets no column list: ``COPY t TO STDOUT``.
+
+COPY-out: the server sends one message per row. psycopg's ``Copy`` iterator hands each one up
 through its generator machinery, which costs more per row than the server spends
 producing it. This loop asks libpq for rows directly and passes them on in chunks of
 ``CHUNK`` bytes, which is all a dump needs.
@@ -13,23 +18,53 @@ they wait for the server, and stall every other worker thread. Waiting happens i
 from __future__ import annotations
 
 import select
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 from psycopg import pq, sql
 
+from pystream_migrate.toc import CopySpec
+
 CHUNK = 256 * 1024
 
 
-def column_list(columns: Sequence[str]) -> sql.Composable:
-    """The `` (a, b)`` column list of a table-form COPY; nothing for no columns.
+def copy_statement(spec: CopySpec, *, to_stdout: bool, binary: bool = False,
+                   freeze: bool = False) -> sql.Composed:
+    """``COPY t (cols) TO STDOUT`` or ``COPY t (cols) FROM STDIN``, with its options."""
+    table = sql.Identifier(spec.schema, spec.table)
+    options: list[sql.Composable] = []
+    if binary:
+        options.append(sql.SQL("FORMAT binary"))
+    if freeze:
+        options.append(sql.SQL("FREEZE"))
+    with_options = (sql.SQL(" ({})").format(sql.SQL(", ").join(options)) if options
+                    else sql.SQL(""))
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
+    if to_stdout and spec.where:
+        # Extension configuration tables carry a row filter; only the query form takes it.
+        # With no columns, SELECT with an empty list still yields one (empty) row per row.
+        return sql.SQL("COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT{}").format(
+            names, table, sql.SQL(spec.where), with_options)
+    columns = sql.SQL(" ({})").format(names) if spec.columns else sql.SQL("")
+    direction = sql.SQL("TO STDOUT") if to_stdout else sql.SQL("FROM STDIN")
+    return sql.SQL("COPY {}{} {}{}").format(table, columns, direction, with_options)
 
-    ``COPY t () ...`` is a syntax error, and a table without columns (or with only
-    generated ones) copies the same rows, one empty line each, without a list.
+
+def copy_in(conn: psycopg.Connection, spec: CopySpec, chunks: Iterable[bytes], *,
+            binary: bool, freeze: bool) -> int:
+    """Load one table's COPY data in the caller's transaction; the rows loaded.
+
+    With ``freeze``, the table is truncated first in the same transaction, which lets
+    ``COPY ... FREEZE`` load the rows frozen (no anti-wraparound vacuum later).
     """
-    if not columns:
-        return sql.SQL("")
-    return sql.SQL(" ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    if freeze:
+        conn.execute(sql.SQL("TRUNCATE ONLY {}").format(sql.Identifier(spec.schema, spec.table)))
+    stmt = copy_statement(spec, to_stdout=False, binary=binary, freeze=freeze)
+    with conn.cursor() as cur:
+        with cur.copy(stmt) as copy:
+            for data in chunks:
+                copy.write(data)
+        return cur.rowcount if cur.rowcount >= 0 else 0
 
 
 def _wait_readable(pgconn: pq.abc.PGconn) -> None:
@@ -49,7 +84,7 @@ def _result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
     return pgconn.get_result()
 
 
-def copy_out_many(conn: psycopg.Connection, statements: list[sql.Composable],
+def copy_out_many(conn: psycopg.Connection, statements: Sequence[sql.Composable],
                   sink_for: Callable[[int], Callable[[bytes], None]],
                   done: Callable[[int, int], None]) -> None:
     """Run several ``COPY ... TO STDOUT`` statements sent as one query.

@@ -32,10 +32,8 @@ def run_demo(args: argparse.Namespace) -> int:
         source, target = cluster.dsn("demo_source"), cluster.dsn("demo_target")
         load_sample(source)
         with psycopg.connect(source) as conn:
-            rows = conn.execute("SELECT count(*) FROM public.metrics").fetchone()[0]
-            chunks = conn.execute(
-                "SELECT count(*) FROM show_chunks('public.metrics')"
-            ).fetchone()[0]
+            rows = _scalar(conn, "SELECT count(*) FROM public.metrics")
+            chunks = _scalar(conn, "SELECT count(*) FROM show_chunks('public.metrics')")
         say(f"loaded sample data: hypertable public.metrics, {rows} rows in {chunks} chunks")
         archive = Path(tmp) / "demo.psm"
 
@@ -48,7 +46,8 @@ def run_demo(args: argparse.Namespace) -> int:
             say(f"dump: not carried: {item}")
 
         started = time.monotonic()
-        restored = restore_archive(RestoreOptions(dsn=target, file=str(archive), jobs=jobs))
+        restored = restore_archive(RestoreOptions(dsn=target, file=str(archive), jobs=jobs,
+                                                  exit_on_error=True))
         say(f"restore: {restored.entries} entries, {restored.rows} rows, "
             f"{time.monotonic() - started:.1f}s with -j {jobs}, between "
             "timescaledb_pre_restore() and timescaledb_post_restore()")
@@ -61,3 +60,8 @@ def run_demo(args: argparse.Namespace) -> int:
         say(f"verify: source and target match: {result.describe()}")
     say("done; the server and its data are removed")
     return 0
+
+
+def _scalar(conn: psycopg.Connection, query: str) -> object:
+    row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None

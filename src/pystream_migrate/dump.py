@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import os
 import queue
 import re
@@ -29,11 +30,13 @@ from psycopg import sql
 from pystream_migrate import __version__
 from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
 from pystream_migrate.archive.format import DEFAULT_LEVEL
+from pystream_migrate.batching import DUMP_BATCH_BYTES, DUMP_BATCH_ENTRIES, SMALL_ENTRY
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
-from pystream_migrate.copyio import column_list, copy_out_many
+from pystream_migrate.copyio import copy_out_many, copy_statement
 from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
+from pystream_migrate.pool import WorkerPool
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.selection import (
     Selection,
@@ -49,7 +52,7 @@ from pystream_migrate.timescale import (
     inspect_source,
     relation_roles,
 )
-from pystream_migrate.toc import Section, TocEntry
+from pystream_migrate.toc import Section, TocEntry, entry_size
 
 
 @dataclass
@@ -122,7 +125,7 @@ def _source_facts(conn: psycopg.Connection) -> dict[str, Any]:
         "FROM pg_catalog.pg_database WHERE datname = current_database()"
     ).fetchone()
     assert row is not None
-    exts = dict(
+    exts: dict[str, str] = dict(
         conn.execute("SELECT extname, extversion FROM pg_catalog.pg_extension").fetchall()
     )
     return {
@@ -153,21 +156,6 @@ def _binary_fallbacks(conn: psycopg.Connection, relids: list[int]) -> set[int]:
     return {int(r["relid"]) for r in fetch_all(conn, "binary_copy", {"relids": relids})}
 
 
-def _copy_statement(entry: TocEntry, fmt: str) -> sql.Composed:
-    spec = entry.copy
-    assert spec is not None
-    table = sql.Identifier(spec.schema, spec.table)
-    options = sql.SQL(" (FORMAT binary)") if fmt == "binary" else sql.SQL("")
-    if spec.where:
-        # Extension configuration tables carry a row filter; only the query form takes it.
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
-        return sql.SQL("COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT{}").format(
-            cols, table, sql.SQL(spec.where), options
-        )
-    # Table form: reads only this table's own heap (never a compressed chunk's rows twice).
-    return sql.SQL("COPY {}{} TO STDOUT{}").format(table, column_list(spec.columns), options)
-
-
 def _copy_entries(
     conn: psycopg.Connection, entries: list[TocEntry], writer: ArchiveWriter,
     progress: Progress, worker: str, current: list[TocEntry],
@@ -195,7 +183,8 @@ def _copy_entries(
         stats.append(open_writers[-1].close(rows))
         progress.finish_entry(worker, rows)
 
-    statements = [_copy_statement(e, e.info.get("copy_format", "text")) for e in entries]
+    statements = [copy_statement(e.copy, to_stdout=True, binary=e.copy_format == "binary")
+                  for e in entries if e.copy is not None]
     copy_out_many(conn, statements, sink_for, done)
     return stats
 
@@ -408,17 +397,16 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     if opts.schema_only:
         # TimescaleDB's catalog is part of the schema: without it a hypertable would
         # come back as a plain table with orphaned chunks.
-        entries = [e for e in entries if e.section is not Section.DATA or e.info.get("extconfig")]
+        entries = [e for e in entries if e.section is not Section.DATA or e.extconfig]
     elif opts.data_only:
         entries = [e for e in entries if e.section is Section.DATA]
     entries = select_entries(entries, opts.selection)
     entries = [e for e in entries if not data_excluded(e, opts.exclude_table_data)]
     data = [e for e in entries if e.copy is not None]
     if opts.copy_format == "binary":
-        fallback = _binary_fallbacks(leader, [int(e.info["relid"]) for e in data
-                                              if e.info.get("relid") is not None])
+        fallback = _binary_fallbacks(leader, [e.relid for e in data if e.relid is not None])
         for e in data:
-            e.info["copy_format"] = "text" if e.info.get("relid") in fallback else "binary"
+            e.copy_format = "text" if e.relid in fallback else "binary"
     log(f"catalog: {len(entries)} entries, {len(data)} with data, "
         f"{len(catalog.unsupported)} unsupported")
 
@@ -439,8 +427,7 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
         writer = ArchiveWriter(out.fh, header, [e.to_json() for e in entries],
                                level=opts.compress)
         with make_progress(opts.progress) as progress:
-            progress.phase("dump", total_bytes=sum(int(e.info.get("est_bytes") or 0)
-                                                   for e in data),
+            progress.phase("dump", total_bytes=sum(entry_size(e) for e in data),
                            total_entries=len(data))
             stats = _copy_all(leader, snapshot, opts, data, writer, log, progress, dropped)
         for e in dropped:
@@ -491,19 +478,17 @@ def _copy_all(
     stats: list[EntryStats] = []
     # Extension configuration first, serially, in foreign-key order: restore loads it
     # before any chunk, also when it reads the archive as a stream.
-    config = sorted((e for e in data if e.info.get("extconfig")),
-                    key=lambda e: (e.info.get("fk_order", 0), e.id))
+    config = sorted((e for e in data if e.extconfig), key=lambda e: (e.fk_order, e.id))
     for e in config:
-        stats.append(_guarded(e, lambda e=e: _copy_entry(leader, e, writer, progress,
-                                                         "leader")))
-    rest = [e for e in data if not e.info.get("extconfig")]
-    rest.sort(key=lambda e: (-int(e.info.get("est_bytes") or 0), e.id))
+        stats.append(_guarded(e, functools.partial(_copy_entry, leader, e, writer, progress,
+                                                   "leader")))
+    rest = [e for e in data if not e.extconfig]
+    rest.sort(key=lambda e: (-entry_size(e), e.id))
     if not rest:
         return stats
     work: queue.Queue[TocEntry] = queue.Queue()
     for e in rest:
         work.put(e)
-    failure: list[BaseException] = []
     lock = threading.Lock()
     done = [0]
 
@@ -533,14 +518,10 @@ def _copy_all(
         record(batch, copied)
 
     def worker(name: str) -> None:
-        try:
-            conn = connect(opts.dsn)
-        except BaseException as exc:
-            failure.append(exc)
-            return
+        conn = connect(opts.dsn)
         try:
             configure_reader(conn)
-            while not failure:
+            while not pool.failed:
                 batch = _take_batch(work)
                 if not batch:
                     return
@@ -553,27 +534,12 @@ def _copy_all(
                     begin_snapshot(conn, snapshot)
                     copy_one(conn, name, entry)
                     conn.rollback()
-        except BaseException as exc:
-            failure.append(exc)
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=worker, args=(f"worker {i + 1}",), daemon=True)
-               for i in range(min(opts.jobs, len(rest)))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failure:
-        raise failure[0]
+    pool = WorkerPool(min(opts.jobs, len(rest)), worker)
+    pool.run()
     return stats
-
-
-# Small tables and chunks are copied several to a transaction: one snapshot import and
-# one LOCK for the lot. The limits keep the locks a worker holds at once few.
-SMALL_ENTRY = 4 * 1024 * 1024
-BATCH_ENTRIES = 32
-BATCH_BYTES = 32 * 1024 * 1024
 
 
 def _take_batch(work: queue.Queue[TocEntry]) -> list[TocEntry]:
@@ -581,16 +547,16 @@ def _take_batch(work: queue.Queue[TocEntry]) -> list[TocEntry]:
         first = work.get_nowait()
     except queue.Empty:
         return []
-    batch, size = [first], int(first.info.get("est_bytes") or 0)
+    batch, size = [first], entry_size(first)
     if size >= SMALL_ENTRY:
         return batch
-    while len(batch) < BATCH_ENTRIES and size < BATCH_BYTES:
+    while len(batch) < DUMP_BATCH_ENTRIES and size < DUMP_BATCH_BYTES:
         try:
             nxt = work.get_nowait()
         except queue.Empty:
             break
         batch.append(nxt)
-        size += int(nxt.info.get("est_bytes") or 0)
+        size += entry_size(nxt)
     return batch
 
 
@@ -624,7 +590,7 @@ def _guarded_many(current: list[TocEntry],
         return action()
     except psycopg.errors.UndefinedTable:
         entry = current[0]
-        if entry.info.get("chunk"):
+        if entry.chunk:
             # Nothing can stop drop_chunks short of locking every chunk, which does not
             # fit the lock table; the chunk is left out, consistently, at restore.
             raise _ChunkDropped from None

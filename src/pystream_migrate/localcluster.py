@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pystream_migrate.errors import PreconditionFailed
 
@@ -82,7 +83,7 @@ class LocalCluster:
         return f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname}"
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}
         if os.geteuid() == 0:
             try:
                 pw = pwd.getpwnam(self._user or "postgres")
@@ -93,7 +94,7 @@ class LocalCluster:
                 ) from None
             kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
         return subprocess.run(
-            args, capture_output=True, text=True, check=False, cwd="/", **kwargs  # type: ignore[arg-type]
+            args, capture_output=True, text=True, check=False, cwd="/", **kwargs
         )
 
     def start(self) -> LocalCluster:
@@ -146,7 +147,7 @@ class LocalCluster:
                 sql.Identifier(self.user), sql.Literal(password)))
 
     def stop(self) -> None:
-        if self.datadir and self.datadir.exists():
+        if self.datadir and self.datadir.exists() and self.bindir is not None:
             self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
                        "-w", "stop"])
         self._cleanup()

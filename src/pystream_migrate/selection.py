@@ -44,7 +44,9 @@ def _part_regex(part: str) -> str:
 
 
 def _split_dot(pattern: str) -> list[str]:
-    parts, cur, quoted = [], [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
     for ch in pattern:
         if ch == '"':
             quoted = not quoted
@@ -97,10 +99,11 @@ def _any(patterns: Iterable[Pattern], schema: str | None, name: str) -> bool:
 
 
 def _relation_oid(e: TocEntry) -> int | None:
-    for key in ("oid", "relid"):
-        if e.info.get(key) is not None and e.kind in RELATION_KINDS | {"TABLE DATA"}:
-            return int(e.info[key])
-    return None
+    if e.kind not in RELATION_KINDS | {"TABLE DATA"}:
+        return None
+    if e.info.get("oid") is not None:
+        return int(e.info["oid"])
+    return e.relid
 
 
 def select_entries(entries: list[TocEntry], sel: Selection) -> list[TocEntry]:
@@ -126,7 +129,7 @@ def select_entries(entries: list[TocEntry], sel: Selection) -> list[TocEntry]:
             continue
         relations[oid] = e
         ht = e.info.get("hypertable_relid")
-        if e.info.get("chunk") and ht is not None:
+        if e.chunk and ht is not None:
             owner_of[oid] = int(ht)
 
     def top(oid: int) -> int:
@@ -154,15 +157,15 @@ def select_entries(entries: list[TocEntry], sel: Selection) -> list[TocEntry]:
 
     # The schemas of the selected relations come along, so that they can be created.
     needed_schemas = {r.schema for oid, r in relations.items()
-                      if not r.info.get("chunk") and relation_selected(oid)}
+                      if not r.chunk and relation_selected(oid)}
     kept: list[TocEntry] = []
     for e in entries:
-        if e.info.get("extconfig"):
+        if e.extconfig:
             keep = bool(chosen_ht) or not hypertables
         elif e.kind in ("EXTENSION",):
             keep = not (inc_s or inc_t)
         else:
-            owner = e.info.get("table_oid")
+            owner = e.table_oid
             oid = _relation_oid(e)
             if owner is not None:
                 keep = relation_selected(int(owner))

@@ -118,7 +118,7 @@ def _leave_out_tiered_chunks(tiered: list[dict[str, Any]], entries: list[TocEntr
     chunks = f"'{{{','.join(map(str, chunk_ids))}}}'::int[]"
     by_name: dict[str, TocEntry] = {}
     for e in entries:
-        if e.kind != "TABLE DATA" or e.copy is None or not e.info.get("extconfig") \
+        if e.kind != "TABLE DATA" or e.copy is None or not e.extconfig \
                 or e.info.get("extension") != "timescaledb":
             continue
         by_name[e.name] = e
@@ -161,7 +161,7 @@ def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
     (serially, after ``bgw_job``, whose rows it references).
     """
     jobs = next((e for e in entries if e.kind == "TABLE DATA" and e.name == "bgw_job"
-                 and e.info.get("extconfig") and e.info.get("extension") == "timescaledb"),
+                 and e.extconfig and e.info.get("extension") == "timescaledb"),
                 None)
     rows = fetch_all(conn, "timescale_job_stats")
     if jobs is None or not rows:
@@ -175,10 +175,12 @@ def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
         deps={jobs.id, *jobs.deps},
         copy=CopySpec(r["schema"], r["name"], list(r["columns"]),
                       f"job_id >= {FIRST_USER_JOB}"),
-        info={"extconfig": True, "extension": "timescaledb", "relid": int(r["relid"]),
-              "oid": int(r["relid"]), "est_bytes": int(r["est_bytes"]),
-              "est_rows": int(r["est_rows"]), "fk_order": int(jobs.info.get("fk_order", 0)) + 1,
-              "job_statistics": True},
+        relid=int(r["relid"]),
+        extconfig=True,
+        est_bytes=int(r["est_bytes"]),
+        fk_order=jobs.fk_order + 1,
+        info={"extension": "timescaledb", "oid": int(r["relid"]),
+              "est_rows": int(r["est_rows"]), "job_statistics": True},
         id=max(e.id for e in entries) + 1,
     )
     entries.insert(entries.index(jobs) + 1, stats)
@@ -200,10 +202,9 @@ def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[
     kept: list[TocEntry] = []
     compressed_chunks: dict[int, list[str]] = {}  # companion relid -> its chunks
     for e in entries:
-        relid = e.info.get("relid") if e.copy is not None else e.info.get("oid")
+        relid = e.relid if e.copy is not None else e.info.get("oid")
         role = None
-        if relid is not None and not e.info.get("extconfig") and e.kind in ("TABLE",
-                                                                            "TABLE DATA"):
+        if relid is not None and not e.extconfig and e.kind in ("TABLE", "TABLE DATA"):
             role = roles.get(int(relid))
         if role is not None:
             if role["role"] == "hypertable":
@@ -214,7 +215,7 @@ def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[
                     e.info["timescaledb_internal"] = role["internal"]
                     e.drop_sql = ""
             else:
-                e.info["chunk"] = True
+                e.chunk = True
                 e.info["hypertable_relid"] = role["hypertable_relid"]
                 if e.kind == "TABLE" and role.get("compression_state") == 2 and e.schema:
                     compressed_chunks.setdefault(int(role["hypertable_relid"]), []).append(
@@ -243,7 +244,7 @@ def delete_archive_jobs(conn: psycopg.Connection, entries: list[TocEntry]) -> No
     ext = next((e for e in entries if e.kind == "EXTENSION" and e.name == "timescaledb"), None)
     if ext is None or not ext.info.get("jobs"):
         return
-    if not any(e.kind == "TABLE DATA" and e.name == "bgw_job" and e.info.get("extconfig")
+    if not any(e.kind == "TABLE DATA" and e.name == "bgw_job" and e.extconfig
                and e.info.get("extension") == "timescaledb" for e in entries):
         return
     if extension_info(conn).version is None:
@@ -331,14 +332,6 @@ def _vkey(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def available_version(conn: psycopg.Connection) -> str | None:
-    row = conn.execute(
-        "SELECT default_version FROM pg_catalog.pg_available_extensions "
-        "WHERE name = 'timescaledb'"
-    ).fetchone()
-    return str(row[0]) if row else None
-
-
 def available_versions(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT version FROM pg_catalog.pg_available_extension_versions "
@@ -389,9 +382,10 @@ class CatalogLoader:
         self.conn = conn
         self.with_triggers = {(r["schema"], r["name"])
                               for r in fetch_all(conn, "extensions_config_triggers")}
-        self.allowed = bool(conn.execute(
+        row = conn.execute(
             "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"
-        ).fetchone()[0])
+        ).fetchone()
+        self.allowed = bool(row and row[0])
 
     @contextmanager
     def table(self, schema: str | None, name: str) -> Iterator[None]:
@@ -431,18 +425,17 @@ class TargetRelations:
         with its table (a chunk's defaults and constraints: ALTER on a chunk is refused).
         """
         name = (e.schema or "", e.name)
-        table_oid = e.info.get("table_oid")
-        if table_oid is not None and int(table_oid) in chunk_oids:
+        if e.table_oid is not None and e.table_oid in chunk_oids:
             return ""
-        if e.kind == "TABLE" and (e.info.get("chunk") or e.info.get("timescaledb_internal")):
-            known = self.chunks if e.info.get("chunk") else self.hypertables
+        if e.kind == "TABLE" and (e.chunk or e.info.get("timescaledb_internal")):
+            known = self.chunks if e.chunk else self.hypertables
             if name not in known:
                 # An interrupted restore left a plain table: dropped here, in reverse TOC
                 # order (so a chunk before its hypertable's root).
                 return f"DROP TABLE IF EXISTS {ident(*name)};"
             # TimescaleDB drops it with its hypertable or continuous aggregate; an
             # internal hypertable's own statement drops the compressed chunks it leaves.
-            return "" if e.info.get("chunk") else None
+            return "" if e.chunk else None
         if e.info.get("continuous_aggregate") and name not in self.caggs:
             # A continuous aggregate's views (its user, partial and direct views) drop
             # the aggregate through TimescaleDB; where the target's catalog does not

@@ -128,6 +128,18 @@ class TocEntry:
     split_pre_sql: str | None = None
     split_post_sql: str | None = None
     copy: CopySpec | None = None
+    # What dump and restore read about an entry, typed. In the archive's JSON these are
+    # keys of "info" (see TYPED_INFO), so the format is the same as before they were fields.
+    relid: int | None = None  # data: the table whose rows it carries
+    table_oid: int | None = None  # the table it belongs to and locks (index, trigger, ...)
+    ref_table_oids: list[int] = field(default_factory=list)  # tables a foreign key references
+    extconfig: bool = False  # an extension's configuration data (TimescaleDB's catalog)
+    fk_order: int = 0  # extconfig data: load after every level below (foreign keys)
+    est_bytes: int = 0  # data: estimated COPY size, from the source's statistics
+    chunk: bool = False  # a TimescaleDB chunk
+    copy_format: str = "text"  # data: "text" or "binary" COPY
+    after_data: bool = False  # post-data that must wait for all data (restore pass 2)
+    # Everything else the catalog knows (informational; restore does not schedule on it).
     info: dict[str, Any] = field(default_factory=dict)
     id: int = 0
 
@@ -156,11 +168,21 @@ class TocEntry:
             "tablespace": self.tablespace,
             "deps": sorted(self.deps),
             "copy": self.copy.to_json() if self.copy else None,
-            "info": self.info,
+            "info": {**self.info, **self._typed_info()},
         }
+
+    def _typed_info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, default in TYPED_INFO.items():
+            value = getattr(self, name)
+            if value != default:
+                out[name] = value
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TocEntry:
+        info = dict(d.get("info") or {})
+        typed = _typed_from_info(info)
         return cls(
             kind=d["kind"],
             schema=d.get("schema"),
@@ -175,9 +197,51 @@ class TocEntry:
             tablespace=d.get("tablespace"),
             deps=set(d.get("deps", [])),
             copy=CopySpec.from_json(d["copy"]) if d.get("copy") else None,
-            info=dict(d.get("info") or {}),
+            info=info,
             id=int(d["id"]),
+            **typed,
         )
+
+
+# The typed fields kept as "info" keys in the archive, with their defaults.
+TYPED_INFO: dict[str, Any] = {
+    "relid": None, "table_oid": None, "ref_table_oids": [], "extconfig": False,
+    "fk_order": 0, "est_bytes": 0, "chunk": False, "copy_format": "text",
+    "after_data": False,
+}
+
+
+def _typed_from_info(info: dict[str, Any]) -> dict[str, Any]:
+    """Take the typed fields out of an archive entry's "info" (which keeps the rest)."""
+    typed: dict[str, Any] = {}
+    for name in TYPED_INFO:
+        if name not in info:
+            continue
+        value = info.pop(name)
+        if value is None:
+            continue
+        if name in ("relid", "table_oid", "fk_order", "est_bytes"):
+            value = int(value)
+        elif name == "ref_table_oids":
+            value = [int(v) for v in value]
+        elif name in ("extconfig", "chunk", "after_data"):
+            value = bool(value)
+        typed[name] = value
+    return typed
+
+
+def entry_size(e: TocEntry, measured: Mapping[int, int] | None = None) -> int:
+    """An entry's data size in bytes: as the archive measured it, else the estimate.
+
+    The one size rule of dump and restore: what orders the largest first, what counts as
+    small enough to share a transaction (:mod:`pystream_migrate.batching`), and what a
+    post-data item of a table weighs (its table's size).
+    """
+    if measured is not None:
+        size = measured.get(e.id)
+        if size is not None:
+            return size
+    return e.est_bytes
 
 
 class DependencyCycle(Exception):
@@ -281,13 +345,14 @@ def _split(entries: list[TocEntry], pos: int, cycle: set[int]) -> None:
         create_sql=e.split_post_sql,
         deps=set(e.deps) | {pos},
         info={**e.info, "split_part": "post"},
+        **{name: getattr(e, name) for name in TYPED_INFO},
     )
     e.create_sql = e.split_pre_sql
     e.deps = {d for d in e.deps if d not in cycle}
     e.split_pre_sql = e.split_post_sql = None
     e.info["split_part"] = "pre"
-    # Whatever needed the whole object and is part of the cycle now waits for the second
-    # part only if it is not itself needed by it; the first part is enough for the rest.
+    # Entries that depended on the object keep depending on its first part (``pos``),
+    # which breaks the cycle; only the second part keeps the cycle's dependencies.
     entries.append(post)
 
 

@@ -429,7 +429,7 @@ def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
     values: list[Any] = [doc.get(key) for key in _STATS_KEYS]
     if not all(is_count(value) for value in values) or values[3] > _U32_MAX:
         raise FormatViolation("entry statistics are malformed")
-    rows, raw_bytes, blocks, checksum = values
+    rows, raw_bytes, blocks, checksum = (int(value) for value in values)
     return EntryStats(entry_id, rows, raw_bytes, blocks, checksum)
 
 

@@ -102,16 +102,14 @@ def _entry(row: Row) -> TocEntry:
     if row["index_name"] is not None:
         comments.append(comment_sql("INDEX", ident(row["schema"], row["index_name"]),
                                     row["index_comment"]))
-    info: dict[str, Any] = {"table_oid": row["relid"], "contype": contype}
+    info: dict[str, Any] = {"contype": contype}
     if row["index_oid"] is not None:
         info["index_oid"] = row["index_oid"]
-    if contype == "f":
-        # The restore waits for these tables' data too (see restore's scheduler).
-        info["ref_table_oids"] = row["ref_table_oids"]
-    if contype == "c" and row["has_children"]:
-        # Added to the children too: their rows must be in first, or loading them
-        # would be checked against a constraint they need not satisfy.
-        info["after_data"] = True
+    # A foreign key: the restore waits for these tables' data too (see its scheduler).
+    ref_table_oids = list(row["ref_table_oids"]) if contype == "f" else []
+    # A CHECK added to the children too: their rows must be in first, or loading them
+    # would be checked against a constraint they need not satisfy.
+    after_data = contype == "c" and bool(row["has_children"])
     extra_deps = [(INDEX_ATTACH, oid) for oid in row["ref_index_parts"] or ()]
     return TocEntry(
         kind=_KIND[contype],
@@ -125,6 +123,9 @@ def _entry(row: Row) -> TocEntry:
         tablespace=tablespace,
         objects=objects,
         extra_deps=extra_deps,
+        table_oid=row["relid"],
+        ref_table_oids=ref_table_oids,
+        after_data=after_data,
         info=info,
     )
 
@@ -140,6 +141,7 @@ def _validate_entry(row: Row) -> TocEntry:
         owner=row["owner"],
         extra_deps=[("pg_class", row["relid"])]
         + [("pg_constraint", oid) for oid in row["ancestor_constraints"]],
-        info={"table_oid": row["relid"], "contype": "c", "validate": True,
-              "after_data": True},
+        table_oid=row["relid"],
+        after_data=True,
+        info={"contype": "c", "validate": True},
     )

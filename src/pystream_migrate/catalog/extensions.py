@@ -154,9 +154,11 @@ def _config_entries(ctx: CatalogContext) -> list[TocEntry]:
             + [(CONFIG_DATA, ref) for ref in referenced[relid]],
             copy=CopySpec(r["schema"], r["name"], list(r["columns"]),
                           normalize_condition(r["condition"])),
-            info={"extconfig": True, "extension": r["extension"], "relid": relid,
-                  "est_bytes": int(r["est_bytes"]), "est_rows": int(r["est_rows"]),
-                  "fk_order": levels[relid]},
+            relid=relid,
+            extconfig=True,
+            est_bytes=int(r["est_bytes"]),
+            fk_order=levels[relid],
+            info={"extension": r["extension"], "est_rows": int(r["est_rows"])},
         ))
 
     if sequences:
@@ -175,6 +177,8 @@ def _config_entries(ctx: CatalogContext) -> list[TocEntry]:
                 create_sql=f"SELECT pg_catalog.setval({target}, {int(s['last_value'])}, "
                            f"{called});",
                 extra_deps=[("pg_extension", int(r["ext_oid"]))],
-                info={"extconfig": True, "extension": r["extension"], "relid": relid},
+                relid=relid,
+                extconfig=True,
+                info={"extension": r["extension"]},
             ))
     return entries

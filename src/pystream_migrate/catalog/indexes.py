@@ -68,7 +68,8 @@ def _index_entry(row: Row) -> TocEntry:
         comment_sql=comment_sql("INDEX", qname, row["comment"]),
         tablespace=row["tablespace"],
         objects=[("pg_class", row["oid"])],
-        info={"table_oid": row["table_oid"], "relkind": row["relkind"]},
+        table_oid=row["table_oid"],
+        info={"relkind": row["relkind"]},
     )
 
 
@@ -84,5 +85,6 @@ def _attach_entry(row: Row) -> TocEntry:
         owner=row["owner"],
         objects=[(INDEX_ATTACH, row["oid"])],
         extra_deps=[("pg_class", row["parent_index"]), ("pg_class", row["oid"])],
-        info={"table_oid": row["table_oid"], "parent_index": row["parent_index"]},
+        table_oid=row["table_oid"],
+        info={"parent_index": row["parent_index"]},
     )

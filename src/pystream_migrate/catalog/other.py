@@ -373,7 +373,7 @@ def _foreign_table_entry(t: Row, columns: list[Row], checks: list[Row]) -> TocEn
         acl_sql="\n".join(s for s in acls if s),
         comment_sql="\n".join(s for s in comments if s),
         objects=objects,
-        info={"relid": int(t["oid"])},
+        relid=int(t["oid"]),
     )
 
 

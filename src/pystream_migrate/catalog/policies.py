@@ -40,7 +40,7 @@ def _row_security(row: dict[str, Any]) -> TocEntry:
         drop_sql=f"ALTER TABLE ONLY {table} NO FORCE ROW LEVEL SECURITY;\n"
                  f"ALTER TABLE ONLY {table} DISABLE ROW LEVEL SECURITY;",
         extra_deps=[("pg_class", row["table_oid"])],
-        info={"table_oid": row["table_oid"]},
+        table_oid=row["table_oid"],
     )
 
 
@@ -62,5 +62,6 @@ def _policy(row: dict[str, Any]) -> TocEntry:
         drop_sql=f"DROP POLICY {on};",
         comment_sql=comment_sql("POLICY", on, row["comment"]),
         objects=[("pg_policy", row["oid"])],
-        info={"table_oid": row["table_oid"], "policy": row["name"]},
+        table_oid=row["table_oid"],
+        info={"policy": row["name"]},
     )

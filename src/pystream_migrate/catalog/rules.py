@@ -37,5 +37,6 @@ def _rule(row: dict[str, Any]) -> TocEntry:
         drop_sql=f"DROP RULE {on};",
         comment_sql=comment_sql("RULE", on, row["comment"]),
         objects=[("pg_rewrite", row["oid"])],
-        info={"table_oid": row["table_oid"], "rule": row["name"]},
+        table_oid=row["table_oid"],
+        info={"rule": row["name"]},
     )

@@ -79,7 +79,7 @@ def _owned_by_entry(seq: Row, qname: str) -> TocEntry:
         create_sql=f"ALTER SEQUENCE {qname} OWNED BY {column};",
         owner=seq["owner"],
         extra_deps=[("pg_class", seq["oid"]), ("pg_class", seq["owner_table"])],
-        info={"table_oid": seq["owner_table"]},
+        table_oid=seq["owner_table"],
     )
 
 

@@ -24,9 +24,10 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
         statements = [f"{row['definition']};"]
         if row["stattarget"] is not None:
             statements.append(f"ALTER STATISTICS {qname} SET STATISTICS {row['stattarget']};")
-        entries.append(object_entry(
+        entry = object_entry(
             "STATISTICS", row["schema"], row["name"], qname, "\n".join(statements),
             owner=row["owner"], objects=[("pg_statistic_ext", row["oid"])],
-            comment=row["comment"], section=Section.POST_DATA,
-            info={"table_oid": row["table_oid"]}))
+            comment=row["comment"], section=Section.POST_DATA)
+        entry.table_oid = int(row["table_oid"])
+        entries.append(entry)
     return entries

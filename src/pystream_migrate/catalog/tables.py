@@ -351,9 +351,6 @@ class _TableBuilder:
                                 "form": form}
         if self.needs_superuser:
             info["needs_superuser"] = True
-            # The statements (each also in create_sql or split_post_sql) a restore
-            # without superuser rights leaves out: the columns then stay local.
-            info["superuser_sql"] = fixups
         if t["is_partition"]:
             info["is_partition"] = True
 
@@ -421,7 +418,8 @@ class _TableBuilder:
                         f"{self.t['partition_bound']};"),
             owner=self.t["owner"],
             extra_deps=[("pg_class", parent_oid), ("pg_class", self.oid)],
-            info={"table_oid": self.oid, "parent_oid": parent_oid},
+            table_oid=self.oid,
+            info={"parent_oid": parent_oid},
         )
 
     def _default_entries(self, form: str) -> list[TocEntry]:
@@ -436,7 +434,8 @@ class _TableBuilder:
                 "section": Section.PRE_DATA,
                 "owner": self.t["owner"],
                 "extra_deps": [("pg_class", self.oid)],
-                "info": {"table_oid": self.oid, "column": col["name"]},
+                "table_oid": self.oid,
+                "info": {"column": col["name"]},
             }
             if col["default_oid"] is not None and not col["generated"]:
                 out.append(TocEntry(
@@ -463,10 +462,8 @@ class _TableBuilder:
             owner=t["owner"],
             extra_deps=[("pg_class", self.oid)],
             copy=CopySpec(t["schema"], t["name"], columns),
-            info={
-                "relid": self.oid,
-                "table_oid": self.oid,
-                "est_bytes": int(t["est_bytes"] or 0),
-                "est_rows": max(int(t["reltuples"]), 0),
-            },
+            relid=self.oid,
+            table_oid=self.oid,
+            est_bytes=int(t["est_bytes"] or 0),
+            info={"est_rows": max(int(t["reltuples"]), 0)},
         )

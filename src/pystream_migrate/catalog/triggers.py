@@ -54,7 +54,8 @@ def _trigger(row: dict[str, Any]) -> TocEntry:
         drop_sql=f"DROP TRIGGER {on};",
         comment_sql=comment_sql("TRIGGER", on, row["comment"]),
         objects=[("pg_trigger", row["oid"])],
-        info={"table_oid": row["table_oid"], "trigger": row["name"]},
+        table_oid=row["table_oid"],
+        info={"trigger": row["name"]},
     )
 
 
@@ -71,7 +72,8 @@ def _clone_state(row: dict[str, Any]) -> TocEntry:
         comment_sql=comment_sql("TRIGGER", f"{ident(row['name'])} ON {table}", row["comment"]),
         objects=[("pg_trigger", row["oid"])],
         extra_deps=[("pg_trigger", row["root_oid"]), ("pg_class", row["table_oid"])],
-        info={"table_oid": row["table_oid"], "trigger": row["name"], "cloned": True},
+        table_oid=row["table_oid"],
+        info={"trigger": row["name"], "cloned": True},
     )
 
 

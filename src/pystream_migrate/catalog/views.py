@@ -112,7 +112,7 @@ def _common(row: dict[str, Any], kind: str, cols: list[dict[str, Any]],
         comment_sql="\n".join(c for c in comments if c),
         tablespace=row["tablespace"],
         objects=_objects(row),
-        info={"relid": row["oid"]},
+        relid=row["oid"],
     )
     entry.objects += [("pg_attrdef", c["default_oid"]) for c in cols if c["default_oid"]]
     return entry
@@ -160,6 +160,6 @@ def _matview(row: dict[str, Any], cols: list[dict[str, Any]]) -> list[TocEntry]:
         extra_deps=[("pg_class", row["oid"])]
         + [(MATVIEW_DATA, other) for other in row["reads_matviews"]],
         # table_oid: restore takes the matview's lock (not alongside its index builds).
-        info={"relid": row["oid"], "table_oid": row["oid"], "after_data": True},
+        relid=row["oid"], table_oid=row["oid"], after_data=True,
     )
     return [entry, data]

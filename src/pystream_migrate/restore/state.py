@@ -1,9 +1,11 @@
-"""Bookkeeping that makes an interrupted restore resumable.
+"""Resume state: which archive a restore on the target is of, and which entries are done.
 
-A small table on the target, ``_pystream_migrate.restore_state``, records which archive
-is being restored and which TOC entries are finished. Every entry is recorded in the same
-transaction that does its work, so an entry is either done and recorded, or neither.
-The schema is dropped when the restore completes.
+Two small tables on the target, ``_pystream_migrate.archive`` (the archive's identity)
+and ``_pystream_migrate.done`` (finished entry ids; a table's ANALYZE is recorded as
+minus its data entry's id). Every entry is recorded in the same transaction that does
+its work, so an entry is either done and recorded, or neither. The schema is dropped
+when a restore ends with nothing failed; otherwise ``--resume`` runs exactly the entries
+that are not recorded: those that failed, were skipped, or never ran.
 """
 
 from __future__ import annotations
