@@ -16,7 +16,7 @@ carried as extension configuration data (see docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -444,22 +444,25 @@ class TargetRelations:
         return None
 
 
-def reset_catalog(conn: psycopg.Connection) -> int:
-    """Delete every row of TimescaleDB's catalog that a dump carries; the row count.
+def reset_catalog(conn: psycopg.Connection, entries: Iterable[TocEntry]) -> int:
+    """Delete the rows that these catalog entries load (TimescaleDB's catalog tables,
+    with each one's row filter, and the job statistics); the row count.
 
-    For ``restore --clean`` over a restore that was killed while it loaded the catalog:
-    half of it (hypertables without their dimensions, say) makes TimescaleDB's own drops
-    fail. A catalog-level restore starts from a catalog holding no hypertables (the
-    archive's ids would collide), so the rows there are the interrupted restore's; with
-    them gone, its tables and views are plain ones, which ``--clean`` drops as such.
+    For a restore whose catalog load stopped half-way: half of it (hypertables without
+    their dimensions, say) makes TimescaleDB's own drops fail and its jobs crash. A
+    catalog-level restore starts from a catalog holding no hypertables (the archive's
+    ids would collide), so the rows there are the interrupted restore's; with them gone,
+    its tables and views are plain ones.
     """
     deleted = 0
     with conn.transaction():
         conn.execute("SET LOCAL session_replication_role = replica")
-        for r in fetch_all(conn, "extensions_config"):
-            if r["extension"] != "timescaledb" or r["relkind"] not in ("r", "p"):
+        for e in entries:
+            if e.copy is None:
                 continue
-            cur = conn.execute(sql.SQL("DELETE FROM {} {}").format(
-                sql.Identifier(r["schema"], r["name"]), sql.SQL(r["condition"] or "")))
+            where = sql.SQL(" WHERE {}").format(sql.SQL(e.copy.where)) if e.copy.where \
+                else sql.SQL("")
+            cur = conn.execute(sql.SQL("DELETE FROM {}{}").format(
+                sql.Identifier(e.copy.schema, e.copy.table), where))
             deleted += max(cur.rowcount, 0)
     return deleted

@@ -70,7 +70,7 @@ def reset_half_loaded_catalog(ctx: RestoreContext, leader: psycopg.Connection) -
     config = {e.id for e in ctx.entries if e.id in ctx.selected and e.extconfig
               and e.info.get("extension") == "timescaledb"}
     if config & done and config - done:
-        rows = timescale.reset_catalog(leader)
+        rows = timescale.reset_catalog(leader, (ctx.by_id[i] for i in config))
         print(f"pystream-migrate: warning: the interrupted restore had loaded "
               f"{len(config & done)} of {len(config)} TimescaleDB catalog tables: their "
               f"{rows} rows were removed, and its tables and views are dropped as plain ones",

@@ -125,7 +125,7 @@ def _undo_half_loaded_catalog(ctx: RestoreContext) -> None:
     """
     try:
         with connect(ctx.opts.dsn, autocommit=True) as conn:
-            rows = timescale.reset_catalog(conn)
+            rows = timescale.reset_catalog(conn, (ctx.by_id[i] for i in ctx.catalog_ids))
             state.unmark(conn, sorted(ctx.catalog_ids))
     except (psycopg.Error, MigrateError) as exc:
         print("pystream-migrate: error: the TimescaleDB catalog was loaded only in part and "
