@@ -41,18 +41,34 @@ def _result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
 def copy_out_many(conn: psycopg.Connection, statements: list[sql.Composable],
                   sink_for: Callable[[int], Callable[[bytes], None]],
                   done: Callable[[int, int], None]) -> None:
-    """Run several ``COPY ... TO STDOUT`` statements sent as one query.
+    """Run several ``COPY ... TO STDOUT`` statements sent as one query (see :func:`run_script`)."""
+    run_script(conn, [(st, True) for st in statements], sink_for, done)
+
+
+def run_script(conn: psycopg.Connection, statements: list[tuple[sql.Composable, bool]],
+               sink_for: Callable[[int], Callable[[bytes], None]],
+               done: Callable[[int, int], None]) -> None:
+    """Run statements sent as one query: ``(statement, is_copy)`` pairs.
 
     One round trip for the lot instead of one per statement: that is most of the cost
-    of a small table, more so on a distant server. Statement ``i``'s bytes go to
-    ``sink_for(i)``; ``done(i, rows)`` follows its last byte. The statements run in
-    the caller's transaction; the first error stops the rest and is raised, as the
-    same psycopg exception ``cursor.execute`` would raise.
+    of a small table, more so on a distant server. A ``COPY ... TO STDOUT`` statement
+    ``i`` sends its bytes to ``sink_for(i)``; any other statement must complete without
+    rows (BEGIN, SET, LOCK, ROLLBACK). ``done(i, rows)`` follows each statement (rows: 0
+    for a command), so the caller knows how far the script went. The server runs the
+    statements as one implicit transaction unless they contain BEGIN/COMMIT/ROLLBACK;
+    the first error stops the rest and is raised, as the same psycopg exception
+    ``cursor.execute`` would raise.
     """
     pgconn = conn.pgconn
-    _send(pgconn, b";\n".join(st.as_bytes(conn) for st in statements))
-    for i in range(len(statements)):
-        done(i, _one_copy(conn, sink_for(i)))
+    _send(pgconn, b";\n".join(st.as_bytes(conn) for st, _ in statements))
+    for i, (_, is_copy) in enumerate(statements):
+        if is_copy:
+            done(i, _one_copy(conn, sink_for(i)))
+            continue
+        result = _result(pgconn)
+        if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+            _raise(conn, result, "result")
+        done(i, 0)
     _drain(pgconn)
 
 

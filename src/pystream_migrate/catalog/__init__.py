@@ -102,15 +102,19 @@ def read_catalog(conn: psycopg.Connection,
     """Read every object family and return the sorted TOC.
 
     ``helpers`` are optional connections in the same snapshot as ``conn``; the
-    heaviest queries run on them ahead of time (:mod:`.prefetch`).
+    heaviest queries run on them ahead of time, the others are sent ahead on ``conn``
+    in pipeline mode (:mod:`.prefetch`).
     """
-    ctx = CatalogContext(conn, prefetch=Prefetch(helpers) if helpers else None)
-    try:
-        entries = collect_entries(ctx)
-        rows = ctx.query("depend")
-    finally:
-        if ctx.prefetch is not None:
-            ctx.prefetch.close()
+    # Pipeline mode: the queries sent ahead travel together; one that needs its answer
+    # at once (ctx.query with parameters) still gets it, at the cost of a round trip.
+    with conn.pipeline():
+        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn))
+        try:
+            entries = collect_entries(ctx)
+            rows = ctx.query("depend")
+        finally:
+            if ctx.prefetch is not None:
+                ctx.prefetch.close()
     resolve_dependencies(
         entries,
         ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"]) for r in rows),
