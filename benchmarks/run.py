@@ -357,8 +357,11 @@ def code_version() -> dict[str, Any]:
 
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()
              if len(line) > 3]
+    import pystream_migrate  # the package the tools run (PYTHONPATH may point elsewhere)
+
     return {"commit": git("rev-parse", "--short", "HEAD").strip() or None,
-            "src_uncommitted": dirty}
+            "src_uncommitted": dirty,
+            "package": str(Path(pystream_migrate.__file__).parent)}
 
 
 def median(values: list[float]) -> float | None:
