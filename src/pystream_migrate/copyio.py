@@ -1,4 +1,4 @@
-"""COPY ... TO STDOUT at the speed of libpq.
+"""COPY ... TO STDOUT at the speed of libpq, and statements sent straight through it.
 
 The server sends one message per row. psycopg's ``Copy`` iterator hands each one up
 through its generator machinery, which costs more per row than the server spends
@@ -70,6 +70,24 @@ def run_script(conn: psycopg.Connection, statements: list[tuple[sql.Composable, 
             _raise(conn, result, "result")
         done(i, 0)
     _drain(pgconn)
+
+
+def execute_raw(conn: psycopg.Connection, query: sql.Composable) -> pq.abc.PGresult | None:
+    """Run ``query`` (one or several statements) straight through libpq: one round trip.
+
+    Unlike ``conn.execute``, no implicit BEGIN goes first (psycopg sends it as a query
+    of its own outside autocommit), so ``BEGIN ...; SET TRANSACTION SNAPSHOT ...``
+    starts a transaction in one round trip. Returns the last statement's result; an
+    error is raised as psycopg would raise it.
+    """
+    pgconn = conn.pgconn
+    _send(pgconn, query.as_bytes(conn))
+    last = None
+    while (result := _result(pgconn)) is not None:
+        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+            _raise(conn, result, "result")
+        last = result
+    return last
 
 
 def _drain(pgconn: pq.abc.PGconn) -> None:

@@ -17,7 +17,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -114,15 +114,15 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def _source_facts(conn: psycopg.Connection) -> dict[str, Any]:
-    row = conn.execute(
+    row = conn.execute(  # one query, one round trip
         "SELECT current_database(), pg_catalog.current_setting('server_version'), "
-        "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype "
+        "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype, "
+        "(SELECT pg_catalog.json_object_agg(extname, extversion) "
+        "FROM pg_catalog.pg_extension) "
         "FROM pg_catalog.pg_database WHERE datname = current_database()"
     ).fetchone()
     assert row is not None
-    exts = dict(
-        conn.execute("SELECT extname, extversion FROM pg_catalog.pg_extension").fetchall()
-    )
+    exts: dict[str, str] = dict(row[5] or {})
     return {
         "database": row[0],
         "server_version": row[1],
@@ -249,8 +249,9 @@ def _read_source(
     for attempt in range(1, CATALOG_ATTEMPTS + 1):
         snapshot = begin_snapshot(leader)
         try:
-            for h in helpers:
-                begin_snapshot(h, snapshot)
+            if helpers:  # each import is a round trip: all at once
+                with ThreadPoolExecutor(len(helpers)) as pool:
+                    list(pool.map(begin_snapshot, helpers, [snapshot] * len(helpers)))
             facts = _source_facts(leader)
             tsinfo = extension_info(leader)
             roles = relation_roles(leader, tsinfo)

@@ -37,7 +37,7 @@ from pystream_migrate.toc import TocEntry
 SMALL_ENTRY = 4 * 1024 * 1024
 BATCH_ENTRIES = 32
 BATCH_BYTES = 32 * 1024 * 1024
-GROUP_BATCHES = 8
+GROUP_BATCHES = 32
 
 Log = Callable[[str], None]
 Script = list[tuple[sql.Composable, TocEntry | None]]  # (statement, entry it copies)

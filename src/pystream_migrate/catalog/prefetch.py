@@ -40,14 +40,14 @@ HEAVY_QUERIES = (
 # aborts every query after it.
 LEADER_QUERIES = (
     "schemas", "extensions_members", "extensions_member_acls", "extensions",
-    "extensions_config", "collations", "types_attributes", "types_domain_constraints",
-    "routines", "routines_aggregates", "sequences", "tables_identity",
-    "constraints_validate", "constraints_inherited_comments", "views_cagg_catalog",
-    "views_columns", "views", "triggers", "triggers_event", "rules",
-    "policies_row_security", "policies", "default_privileges", "other_access_methods",
-    "other_conversions", "other_casts", "other_operators", "other_opfamilies",
-    "other_text_search", "other_foreign_data", "other_foreign_tables",
-    "other_publications", "other_unsupported",
+    "extensions_config", "extensions_config_fks", "collations", "types_attributes",
+    "types_domain_constraints", "routines", "routines_aggregates", "sequences",
+    "tables_identity", "constraints_validate", "constraints_inherited_comments",
+    "views_cagg_catalog", "views_columns", "views", "triggers", "triggers_event",
+    "rules", "policies_row_security", "policies", "default_privileges",
+    "other_access_methods", "other_conversions", "other_casts", "other_operators",
+    "other_opfamilies", "other_text_search", "other_foreign_data",
+    "other_foreign_tables", "other_publications", "other_unsupported",
 )
 V14_QUERIES = ("tables_compression",)
 
