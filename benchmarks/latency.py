@@ -238,7 +238,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Distance: pystream-migrate at {', '.join(rtts)} ms round-trip time, "
              f"-j {report['jobs']}", "",
              f"Command: `{report['command']}`  ", f"Date: {report['date']}", "",
-             f"Code: commit {m['code']['commit']}"
+             f"Code: commit {m['code']['commit']} (package {m['code'].get('package')})"
              + (f", uncommitted src changes in {', '.join(m['code']['src_uncommitted'])}"
                 if m["code"]["src_uncommitted"] else "") + ".", "",
              f"Machine: {m['nproc']} CPUs, PostgreSQL {m['postgresql']}, TimescaleDB "

@@ -74,7 +74,10 @@ class ArchiveWriter:
         if "toc" in header:
             raise ValueError('the header must not contain a "toc" key; pass the TOC separately')
         try:
-            self._toc = index_toc(toc)
+            # Only what error messages name an entry by: the documents themselves (the
+            # whole TOC again) are not kept for the length of the dump.
+            self._toc = {entry_id: (doc.get("kind"), doc.get("schema"), doc.get("name"))
+                         for entry_id, doc in index_toc(toc).items()}
         except FormatViolation as exc:
             raise ValueError(f"invalid TOC: {exc}") from None
         self._file = fileobj
@@ -109,7 +112,9 @@ class ArchiveWriter:
         return self._block_size
 
     def describe(self, entry_id: int) -> str:
-        return describe_entry(entry_id, self._toc.get(entry_id))
+        names = self._toc.get(entry_id)
+        return describe_entry(entry_id, dict(zip(("kind", "schema", "name"), names, strict=True))
+                              if names is not None else None)
 
     def compressor(self) -> zstandard.ZstdCompressor:
         """The calling thread's compressor (zstd contexts must not be shared)."""

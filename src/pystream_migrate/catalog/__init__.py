@@ -9,6 +9,7 @@ the entries and sorts them (:mod:`pystream_migrate.toc`).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,16 @@ class CatalogContext:
                 return rows
         return fetch_all(self.conn, name, params)
 
+    def query_rows(self, name: str) -> Iterator[dict[str, Any]]:
+        """The rows of a parameterless query, one at a time: a dict per row only while
+        the caller looks at it (for the largest result, pg_depend's)."""
+        cur = self.prefetch.take_cursor(name) if self.prefetch is not None else None
+        if cur is None:
+            yield from fetch_all(self.conn, name)
+            return
+        with cur:
+            yield from cur
+
     def report_unsupported(self, kind: str, schema: str | None, name: str, reason: str) -> None:
         self.unsupported.append(Unsupported(kind, schema, name, reason))
 
@@ -111,15 +122,15 @@ def read_catalog(conn: psycopg.Connection,
         ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn))
         try:
             entries = collect_entries(ctx)
-            rows = ctx.query("depend")
+            resolve_dependencies(
+                entries,
+                ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"])
+                 for r in ctx.query_rows("depend")),
+                aliases=ctx.extension_members,
+            )
         finally:
             if ctx.prefetch is not None:
                 ctx.prefetch.close()
-    resolve_dependencies(
-        entries,
-        ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"]) for r in rows),
-        aliases=ctx.extension_members,
-    )
     for e in entries:
         # The oid of what the entry creates, kept in the archive: restore-time selection
         # and the scheduler use it to tie indexes, constraints and data to their table.
