@@ -313,7 +313,7 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     warnings = list(catalog.warnings)
     out = _Output(opts.file)
     try:
-        writer = ArchiveWriter(out.fh, header, [e.to_json() for e in entries],
+        writer = ArchiveWriter(out.fh, header, (e.to_json() for e in entries),
                                level=opts.compress)
         with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(int(e.info.get("est_bytes") or 0)

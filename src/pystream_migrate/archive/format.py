@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -253,9 +253,11 @@ def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def index_toc(toc: Iterable[Any]) -> dict[int, dict[str, Any]]:
-    """Map entry id to TOC entry; every entry is a dict with a unique integer "id"."""
-    by_id: dict[int, dict[str, Any]] = {}
+def index_toc(toc: Iterable[Any],
+              keep: Callable[[dict[str, Any]], Any] = lambda entry: entry) -> dict[int, Any]:
+    """Map entry id to TOC entry (or to ``keep(entry)``); every entry is a dict with a
+    unique integer "id"."""
+    by_id: dict[int, Any] = {}
     for position, entry in enumerate(toc):
         if not isinstance(entry, dict):
             raise FormatViolation(f"TOC item {position} is not an object")
@@ -266,7 +268,7 @@ def index_toc(toc: Iterable[Any]) -> dict[int, dict[str, Any]]:
             raise FormatViolation(f"TOC item {position} has an id out of range")
         if entry_id in by_id:
             raise FormatViolation(f"TOC id {entry_id} appears more than once")
-        by_id[entry_id] = entry
+        by_id[entry_id] = keep(entry)
     return by_id
 
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import zlib
 from array import array
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -64,7 +65,7 @@ class ArchiveWriter:
         self,
         fileobj: BinaryIO,
         header: dict[str, Any],
-        toc: list[dict[str, Any]],
+        toc: Iterable[dict[str, Any]],
         *,
         level: int = DEFAULT_LEVEL,
         block_size: int = DEFAULT_BLOCK_SIZE,
@@ -73,13 +74,6 @@ class ArchiveWriter:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
             raise ValueError('the header must not contain a "toc" key; pass the TOC separately')
-        try:
-            # Only what error messages name an entry by: the documents themselves (the
-            # whole TOC again) are not kept for the length of the dump.
-            self._toc = {entry_id: (doc.get("kind"), doc.get("schema"), doc.get("name"))
-                         for entry_id, doc in index_toc(toc).items()}
-        except FormatViolation as exc:
-            raise ValueError(f"invalid TOC: {exc}") from None
         self._file = fileobj
         self._level = level
         self._block_size = block_size
@@ -94,13 +88,33 @@ class ArchiveWriter:
         document = dict(header)
         document.setdefault("tool_version", __version__)
         document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
-        document["toc"] = toc
-        try:
-            encoded = dump_json(document)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+        encoded = self._encode_header(document, toc)
         record = encode_record(self.compressor(), RecordType.HEADER, 0, 0, encoded)
         self._append((pack_preamble(), *record))
+
+    def _encode_header(self, document: dict[str, Any],
+                       toc: Iterable[dict[str, Any]]) -> bytearray:
+        """The header record's JSON, ``document`` with ``"toc"`` last, encoded one TOC
+        entry at a time: with a generator of documents, neither the documents nor the
+        whole text as a str are ever held at once (they are the size of the TOC)."""
+        try:
+            head = dump_json(document)
+            encoded = bytearray(head[:-1] + b',"toc":[')
+
+            def encode(docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+                for i, doc in enumerate(docs):
+                    encoded.extend(dump_json(doc) if not i else b"," + dump_json(doc))
+                    yield doc
+
+            # Only what error messages name an entry by is kept, not the documents.
+            self._toc = index_toc(encode(toc), keep=lambda d: (d.get("kind"), d.get("schema"),
+                                                               d.get("name")))
+        except FormatViolation as exc:
+            raise ValueError(f"invalid TOC: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+        encoded.extend(b"]}")
+        return encoded
 
     @property
     def bytes_written(self) -> int:
