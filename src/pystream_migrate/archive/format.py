@@ -234,8 +234,13 @@ def decode_payload(dctx: zstandard.ZstdDecompressor, header: RecordHeader, paylo
 # --- JSON documents ---------------------------------------------------------------------
 
 
+# One encoder for every call: json.dumps with options builds a new one each time, which
+# costs more than encoding one TOC entry.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dump_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return _JSON.encode(value).encode()
 
 
 def load_json_object(raw: bytes, what: str) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from pystream_migrate.archive.format import (
 from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
+TOC_ENCODE_BATCH = 256
 
 
 def open_output(path: str) -> BinaryIO:
@@ -102,9 +103,22 @@ class ArchiveWriter:
             encoded = bytearray(head[:-1] + b',"toc":[')
 
             def encode(docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-                for i, doc in enumerate(docs):
-                    encoded.extend(dump_json(doc) if not i else b"," + dump_json(doc))
+                # A few hundred documents per call: one call each costs more than the
+                # encoding itself.
+                batch: list[dict[str, Any]] = []
+                for doc in docs:
+                    batch.append(doc)
+                    if len(batch) == TOC_ENCODE_BATCH:
+                        flush(batch)
                     yield doc
+                flush(batch)
+
+            def flush(batch: list[dict[str, Any]]) -> None:
+                if batch:
+                    if encoded[-1:] != b"[":
+                        encoded.extend(b",")
+                    encoded.extend(memoryview(dump_json(batch))[1:-1])
+                    batch.clear()
 
             # Only what error messages name an entry by is kept, not the documents.
             self._toc = index_toc(encode(toc), keep=lambda d: (d.get("kind"), d.get("schema"),
