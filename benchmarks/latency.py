@@ -100,23 +100,29 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/latency.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
-    try:
-        with bench.server(a.dsn) as admin_dsn:
-            report = measure(a, admin_dsn, rtts, ops, pg, work, command.strip())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"latency-{a.label}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    text = markdown(report)
-    stem.with_suffix(".md").write_text(text)
-    print(text)
+
+    def save(report: dict[str, Any]) -> str:
+        """Written after every step: a run stopped early keeps what it measured."""
+        stem.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+        text = markdown(report)
+        stem.with_suffix(".md").write_text(text)
+        return text
+
+    try:
+        with bench.server(a.dsn) as admin_dsn:
+            report = measure(a, admin_dsn, rtts, ops, pg, work, command.strip(), save)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(save(report))
     return 0
 
 
 def measure(a: argparse.Namespace, admin_dsn: str, rtts: list[tuple[float, int, int]],
-            ops: list[str], pg: Path | None, work: Path, command: str) -> dict[str, Any]:
+            ops: list[str], pg: Path | None, work: Path, command: str,
+            save: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
     def log(msg: str) -> None:
         print(f"latency: {msg}", file=sys.stderr, flush=True)
 
@@ -126,6 +132,13 @@ def measure(a: argparse.Namespace, admin_dsn: str, rtts: list[tuple[float, int, 
     bench.cache_source_fingerprints(source)
     upstream = int(parse_dsn(admin_dsn).get("port") or 5432)
     results: list[dict[str, Any]] = []
+
+    def report() -> dict[str, Any]:
+        machine["loadavg_end"] = os.getloadavg()
+        return {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                "jobs": a.jobs, "rtts": rtts, "machine": machine, "dataset": dataset,
+                "measurements": results, "summary": summarise(results, rtts)}
+
     with DelayProxy(upstream, 0.0, max_seconds=PROXY_MAX_SECONDS) as proxy:
         b = bench.Bench(admin_dsn, a.jobs, work, pg, route=routed(proxy.port))
         fc, psm = work / "db.dump", work / "db.psm"
@@ -156,11 +169,9 @@ def measure(a: argparse.Namespace, admin_dsn: str, rtts: list[tuple[float, int, 
                     log(f"round {rnd + 1}, {rtt:g} ms: {OPS[key][0]}: {m.wall_s:.2f}s, "
                         f"{counts.turns} round trips, {counts.connections} connections, "
                         f"{m.peak_rss_mb:.0f} MB{ok}")
-    machine["loadavg_end"] = os.getloadavg()
+                    save(report())
     bench.drop_db(admin_dsn, bench.SOURCE_DB)
-    return {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-            "jobs": a.jobs, "rtts": rtts, "machine": machine, "dataset": dataset,
-            "measurements": results, "summary": summarise(results, rtts)}
+    return report()
 
 
 Step = tuple[str, Callable[[], bench.Measurement]]
