@@ -197,6 +197,9 @@ def make_decompressor() -> zstandard.ZstdDecompressor:
     return zstandard.ZstdDecompressor()
 
 
+_ONE_SHOT_MAX = 4 * 1024 * 1024
+
+
 def encode_record(
     cctx: zstandard.ZstdCompressor,
     record_type: RecordType,
@@ -208,7 +211,17 @@ def encode_record(
     raw_length = len(data)
     if raw_length > _U32_MAX:
         raise ValueError(f"record of {raw_length} bytes is too large for the archive format")
-    payload = cctx.compress(data)
+    if raw_length <= _ONE_SHOT_MAX:
+        payload = cctx.compress(data)
+    else:
+        # A large record (the header of a TOC with many chunks): one-shot compression
+        # would first allocate an output buffer as large as the input.
+        cobj = cctx.compressobj(size=raw_length)
+        view = memoryview(data)
+        parts = [cobj.compress(view[i:i + _ONE_SHOT_MAX])
+                 for i in range(0, raw_length, _ONE_SHOT_MAX)]
+        parts.append(cobj.flush())
+        payload = b"".join(parts)
     header = RecordHeader(record_type, entry_id, seq, raw_length, len(payload), zlib.crc32(payload))
     return header.pack(), payload
 
