@@ -340,6 +340,32 @@ def generate_large_chunks(dsn: str, chunks: int = 34, rows: int = 4_300_000,
     return {"dataset": "large-chunks", "rows": int(total), "chunks": int(n_chunks),
             "compressed_chunks": 0 if skipped else compressed, "skipped": skipped,
             "license": lic, "generate_s": round(time.monotonic() - started, 1)}
+MANY_SQL = """
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE IF NOT EXISTS public.many (t bigint NOT NULL, v int, note text);
+SELECT create_hypertable('public.many', 't', chunk_time_interval => 1, if_not_exists => true);
+"""
+
+
+def many_chunks(dsn: str, chunks: int) -> int:
+    """The scale test's dataset (tests/test_scale.py): ``public.many``, one row per chunk.
+
+    Adds chunks until the hypertable has ``chunks`` of them (so 1k, 10k, 50k, 100k can
+    be built one after the other on the same database), CHUNK_BATCH per transaction.
+    Returns the number of chunks.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute(MANY_SQL)  # type: ignore[arg-type]
+        row = conn.execute("SELECT count(*) FROM show_chunks('public.many')").fetchone()
+        have = int(row[0]) if row else 0
+        started = time.monotonic()
+        for first in range(have, chunks, CHUNK_BATCH):
+            last = min(first + CHUNK_BATCH, chunks) - 1
+            conn.execute("INSERT INTO public.many SELECT g, g * 2, 'row ' || g "
+                         "FROM generate_series(%s::bigint, %s::bigint) g", (first, last))
+        _log(f"many: {have} -> {chunks} chunks in {time.monotonic() - started:.0f}s")
+    return chunks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -350,7 +376,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="chunks of the many-chunks hypertable bench.ticks (default 4000)")
     p.add_argument("--no-fk-to-hypertable", action="store_true",
                    help="leave out the foreign key from bench.alerts to the metrics hypertable")
+    p.add_argument("--many-chunks", type=int, metavar="N",
+                   help="instead: the scale test's dataset, public.many with N one-row chunks "
+                        "(added to what is there)")
     a = p.parse_args(argv)
+    if a.many_chunks:
+        many_chunks(a.dsn, a.many_chunks)
+        return 0
     generate(a.dsn, a.scale, a.chunks, fk_to_hypertable=not a.no_fk_to_hypertable)
     return 0
 

@@ -139,6 +139,7 @@ class Measurement:
     diffs: list[str] = field(default_factory=list)
     exit_ok: bool | None = None  # every tool process exited 0
     notes: list[str] = field(default_factory=list)
+    round_trips: int | None = None  # request/response turns through a delay proxy, if any
 
     @property
     def correct(self) -> bool | None:
@@ -165,8 +166,13 @@ def size_of(path: Path) -> int:
 
 
 class Bench:
-    def __init__(self, admin_dsn: str, jobs: int, workdir: Path, pg_bindir: Path | None) -> None:
+    """Runs each operation. ``route`` maps a database's DSN to the one the tools use (the
+    latency benchmark sends them through a delay proxy); checks always connect directly."""
+
+    def __init__(self, admin_dsn: str, jobs: int, workdir: Path, pg_bindir: Path | None,
+                 route: Callable[[str], str] | None = None) -> None:
         self.admin_dsn = admin_dsn
+        self.route: Callable[[str], str] = route or (lambda dsn: dsn)
         self.source = with_dbname(admin_dsn, SOURCE_DB)
         self.jobs = jobs
         self.work = workdir
@@ -212,34 +218,34 @@ class Bench:
     def pg_dump_fc(self, run: int, out: Path) -> Measurement:
         out.unlink(missing_ok=True)
         p = run_child("pg_dump", [self.pg_tool("pg_dump"), "-Fc", "-f", str(out),
-                                  "-d", self.source])
+                                  "-d", self.route(self.source)])
         return measured("pg_dump -Fc", run, [p], p.wall_s, size_of(out))
 
     def pg_dump_fd(self, run: int, out: Path) -> Measurement:
         shutil.rmtree(out, ignore_errors=True)
         p = run_child("pg_dump", [self.pg_tool("pg_dump"), "-Fd", "-j", str(self.jobs),
-                                  "-f", str(out), "-d", self.source])
+                                  "-f", str(out), "-d", self.route(self.source)])
         return measured(f"pg_dump -Fd -j {self.jobs}", run, [p], p.wall_s, size_of(out))
 
     def psm_dump(self, run: int, out: Path) -> Measurement:
         out.unlink(missing_ok=True)
-        p = run_child("pystream-migrate dump", [*self.psm, "dump", "-d", self.source, "-f",
-                                                str(out), "-j", str(self.jobs),
-                                                "--progress", "none", "-v"])
+        p = run_child("pystream-migrate dump",
+                      [*self.psm, "dump", "-d", self.route(self.source), "-f", str(out),
+                       "-j", str(self.jobs), "--progress", "none", "-v"])
         return measured(f"pystream-migrate dump -j {self.jobs}", run, [p], p.wall_s,
                         size_of(out) if out.exists() else None)
 
     # ---- restores
     def _pg_restore_into(self, target: str, archive: Path, jobs: int) -> ProcResult:
         """CREATE EXTENSION, timescaledb_pre_restore(), pg_restore, timescaledb_post_restore()."""
-        with admin(target) as conn:
+        with admin(self.route(target)) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             conn.execute("SELECT timescaledb_pre_restore()")
-        argv = [self.pg_tool("pg_restore"), "-d", target]
+        argv = [self.pg_tool("pg_restore"), "-d", self.route(target)]
         if jobs > 1:
             argv += ["-j", str(jobs)]
         p = run_child("pg_restore", [*argv, str(archive)])
-        with admin(target) as conn:
+        with admin(self.route(target)) as conn:
             conn.execute("SELECT timescaledb_post_restore()")
         return p
 
@@ -254,7 +260,7 @@ class Bench:
         name, target = self.fresh_target()
         extra = [] if analyze else ["--no-analyze"]
         p = run_child("pystream-migrate restore",
-                      [*self.psm, "restore", "-d", target, "-f", str(archive),
+                      [*self.psm, "restore", "-d", self.route(target), "-f", str(archive),
                        "-j", str(self.jobs), "--progress", "none", "-v", *extra])
         return self.check(measured(" ".join([f"pystream-migrate restore -j {self.jobs}",
                                              *extra]), run, [p], p.wall_s), name, target)
@@ -263,11 +269,11 @@ class Bench:
     def pipe(self, run: int) -> Measurement:
         name, target = self.fresh_target()
         started = time.monotonic()
-        dump = Child("dump -f -", [*self.psm, "dump", "-d", self.source, "-f", "-",
+        dump = Child("dump -f -", [*self.psm, "dump", "-d", self.route(self.source), "-f", "-",
                                    "-j", str(self.jobs), "--progress", "none", "-v"],
                      stdout=subprocess.PIPE)
         assert dump.proc.stdout is not None
-        restore = Child("restore -f -", [*self.psm, "restore", "-d", target, "-f", "-",
+        restore = Child("restore -f -", [*self.psm, "restore", "-d", self.route(target), "-f", "-",
                                          "-j", str(self.jobs), "--progress", "none", "-v"],
                         stdin=dump.proc.stdout)
         dump.proc.stdout.close()  # only the restore holds the read end now
@@ -281,7 +287,7 @@ class Bench:
         out.unlink(missing_ok=True)
         started = time.monotonic()
         d = run_child("pg_dump", [self.pg_tool("pg_dump"), "-Fc", "-f", str(out),
-                                  "-d", self.source])
+                                  "-d", self.route(self.source)])
         r = self._pg_restore_into(target, out, 1)
         m = measured("pg_dump -Fc; pg_restore", run, [d, r], time.monotonic() - started,
                      size_of(out))
@@ -353,8 +359,11 @@ def code_version() -> dict[str, Any]:
 
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()
              if len(line) > 3]
+    import pystream_migrate  # the package the tools run (PYTHONPATH may point elsewhere)
+
     return {"commit": git("rev-parse", "--short", "HEAD").strip() or None,
-            "src_uncommitted": dirty}
+            "src_uncommitted": dirty,
+            "package": str(Path(pystream_migrate.__file__).parent)}
 
 
 def median(values: list[float]) -> float | None:

@@ -708,3 +708,17 @@ def test_corrupt_chunk_is_never_yielded() -> None:
         consume(reader.read_entry(1))
     assert b"".join(chunks) == b"".join(entries[1])[:300]  # blocks 0..2 only
     assert f"block 3 of {describe(1)}" in message(info)
+
+
+def test_a_toc_of_many_entries_is_written_from_a_generator_and_reads_back() -> None:
+    """100 000 entries: the header's JSON (over 4 MiB) is encoded in batches and
+    compressed as a stream; the reader gets every document back, in order."""
+    count = 100_000
+    out = io.BytesIO()
+    writer = ArchiveWriter(out, HEADER, (doc for doc in make_toc(count)))
+    assert writer.describe(count) == f"entry {count} (TABLE DATA public.t{count})"
+    writer.open_entry(7).close(rows=0)
+    writer.finish()
+    reader = ArchiveReader(io.BytesIO(out.getvalue()), name="many.psm")
+    assert reader.toc == make_toc(count)
+    assert reader.header["options"] == HEADER["options"]

@@ -320,3 +320,41 @@ def test_data_only_keeps_what_the_target_has(make_db, tmp_path: Path) -> None:  
     restore(target, data, "--data-only")
     assert scalar(target, "SELECT count(*) FROM public.plain") == 2001
     assert scalar(target, "SELECT big FROM public.plain WHERE id = 0") == "already here"
+
+
+def test_chunks_dropped_in_the_middle_of_a_script_leave_the_rest_complete(
+    source_db: str, target_db: str, tmp_path: Path
+) -> None:
+    """A worker sends 100 small chunks as one script of several batch transactions; the
+    chunks dropped meanwhile sit in later batches. The batches before are kept, the
+    failing batch is copied one table at a time, the batches after it go again."""
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.m (t bigint NOT NULL, v int);"
+            "SELECT create_hypertable('public.m', 't', chunk_time_interval => 1);"
+            "INSERT INTO public.m SELECT g, g FROM generate_series(1, 100) g;"
+            # The largest table is copied first and keeps the only worker busy a while.
+            "CREATE TABLE public.big AS SELECT g, repeat(md5(g::text), 8) AS t "
+            "FROM generate_series(1, 400000) g;")
+    archive = tmp_path / "db.psm"
+    partial = archive.with_name(archive.name + ".partial")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "dump", "-d", source_db, "-f", str(archive),
+         "-j", "1", "-vv"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not partial.exists():  # the catalog is read; the data is being copied
+        assert time.monotonic() < deadline and proc.poll() is None, "the dump did not start"
+        time.sleep(0.01)
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        # Chunks 60..69: by name (_hyper_N_60_chunk ...) they sort into a later batch.
+        gone = conn.execute("SELECT drop_chunks('public.m', older_than => 70, "
+                            "newer_than => 60)").fetchall()
+    assert len(gone) == 10
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert err.count("was dropped while the dump ran") == 10, err
+    copied = [ln for ln in err.splitlines() if "TABLE DATA" in ln and " rows" in ln]
+    assert len(copied) == len(set(copied)), "a table was copied twice"
+    restore(target_db, archive)
+    assert_same_data(source_db, target_db)
+    assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.m')") == 90

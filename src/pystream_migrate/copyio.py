@@ -1,4 +1,5 @@
-"""COPY in both directions: the one statement builder, COPY-out at libpq's speed, COPY-in.
+"""COPY in both directions: the one statement builder, COPY-out at libpq's speed, COPY-in,
+and statements sent straight through libpq.
 
 Every ``COPY`` the tool sends is built by :func:`copy_statement`: the table form
 ``COPY t (cols)`` (a table's own heap only, never a compressed chunk's rows twice), or for
@@ -87,19 +88,53 @@ def _result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
 def copy_out_many(conn: psycopg.Connection, statements: Sequence[sql.Composable],
                   sink_for: Callable[[int], Callable[[bytes], None]],
                   done: Callable[[int, int], None]) -> None:
-    """Run several ``COPY ... TO STDOUT`` statements sent as one query.
+    """Run several ``COPY ... TO STDOUT`` statements sent as one query (see :func:`run_script`)."""
+    run_script(conn, [(st, True) for st in statements], sink_for, done)
+
+
+def run_script(conn: psycopg.Connection, statements: list[tuple[sql.Composable, bool]],
+               sink_for: Callable[[int], Callable[[bytes], None]],
+               done: Callable[[int, int], None]) -> None:
+    """Run statements sent as one query: ``(statement, is_copy)`` pairs.
 
     One round trip for the lot instead of one per statement: that is most of the cost
-    of a small table, more so on a distant server. Statement ``i``'s bytes go to
-    ``sink_for(i)``; ``done(i, rows)`` follows its last byte. The statements run in
-    the caller's transaction; the first error stops the rest and is raised, as the
-    same psycopg exception ``cursor.execute`` would raise.
+    of a small table, more so on a distant server. A ``COPY ... TO STDOUT`` statement
+    ``i`` sends its bytes to ``sink_for(i)``; any other statement must complete without
+    rows (BEGIN, SET, LOCK, ROLLBACK). ``done(i, rows)`` follows each statement (rows: 0
+    for a command), so the caller knows how far the script went. The server runs the
+    statements as one implicit transaction unless they contain BEGIN/COMMIT/ROLLBACK;
+    the first error stops the rest and is raised, as the same psycopg exception
+    ``cursor.execute`` would raise.
     """
     pgconn = conn.pgconn
-    _send(pgconn, b";\n".join(st.as_bytes(conn) for st in statements))
-    for i in range(len(statements)):
-        done(i, _one_copy(conn, sink_for(i)))
+    _send(pgconn, b";\n".join(st.as_bytes(conn) for st, _ in statements))
+    for i, (_, is_copy) in enumerate(statements):
+        if is_copy:
+            done(i, _one_copy(conn, sink_for(i)))
+            continue
+        result = _result(pgconn)
+        if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+            _raise(conn, result, "result")
+        done(i, 0)
     _drain(pgconn)
+
+
+def execute_raw(conn: psycopg.Connection, query: sql.Composable) -> pq.abc.PGresult | None:
+    """Run ``query`` (one or several statements) straight through libpq: one round trip.
+
+    Unlike ``conn.execute``, no implicit BEGIN goes first (psycopg sends it as a query
+    of its own outside autocommit), so ``BEGIN ...; SET TRANSACTION SNAPSHOT ...``
+    starts a transaction in one round trip. Returns the last statement's result; an
+    error is raised as psycopg would raise it.
+    """
+    pgconn = conn.pgconn
+    _send(pgconn, query.as_bytes(conn))
+    last = None
+    while (result := _result(pgconn)) is not None:
+        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+            _raise(conn, result, "result")
+        last = result
+    return last
 
 
 def _drain(pgconn: pq.abc.PGconn) -> None:

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import functools
 import os
-import queue
 import re
 import stat
 import sys
-import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -28,16 +26,14 @@ import psycopg
 from psycopg import sql
 
 from pystream_migrate import __version__
-from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
+from pystream_migrate.archive import ArchiveWriter
 from pystream_migrate.archive.format import DEFAULT_LEVEL
-from pystream_migrate.batching import DUMP_BATCH_BYTES, DUMP_BATCH_ENTRIES, SMALL_ENTRY
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
-from pystream_migrate.copyio import copy_out_many, copy_statement
+from pystream_migrate.dump_data import Copier, close_readers, copy_all, open_readers
 from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
-from pystream_migrate.pool import WorkerPool
-from pystream_migrate.progress import Progress, make_progress
+from pystream_migrate.progress import make_progress
 from pystream_migrate.selection import (
     Selection,
     data_excluded,
@@ -119,15 +115,15 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def _source_facts(conn: psycopg.Connection) -> dict[str, Any]:
-    row = conn.execute(
+    row = conn.execute(  # one query, one round trip
         "SELECT current_database(), pg_catalog.current_setting('server_version'), "
-        "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype "
+        "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype, "
+        "(SELECT pg_catalog.json_object_agg(extname, extversion) "
+        "FROM pg_catalog.pg_extension) "
         "FROM pg_catalog.pg_database WHERE datname = current_database()"
     ).fetchone()
     assert row is not None
-    exts: dict[str, str] = dict(
-        conn.execute("SELECT extname, extversion FROM pg_catalog.pg_extension").fetchall()
-    )
+    exts: dict[str, str] = dict(row[5] or {})
     return {
         "database": row[0],
         "server_version": row[1],
@@ -154,61 +150,6 @@ def _lock_tables(conn: psycopg.Connection, skip: list[int]) -> int:
 
 def _binary_fallbacks(conn: psycopg.Connection, relids: list[int]) -> set[int]:
     return {int(r["relid"]) for r in fetch_all(conn, "binary_copy", {"relids": relids})}
-
-
-def _copy_entries(
-    conn: psycopg.Connection, entries: list[TocEntry], writer: ArchiveWriter,
-    progress: Progress, worker: str, current: list[TocEntry],
-) -> list[EntryStats]:
-    """Copy entries in the caller's transaction, their COPY statements sent as one query.
-
-    ``current[0]`` is kept on the entry being copied, for the error message.
-    """
-    stats: list[EntryStats] = []
-    open_writers: list[EntryWriter] = []
-
-    def sink_for(i: int) -> Callable[[bytes], None]:
-        entry = entries[i]
-        current[0] = entry
-        ew = writer.open_entry(entry.id)
-        open_writers.append(ew)
-        progress.start_entry(worker, entry.label)
-
-        def sink(data: bytes) -> None:
-            ew.write(data)
-            progress.advance(len(data))
-        return sink
-
-    def done(i: int, rows: int) -> None:
-        stats.append(open_writers[-1].close(rows))
-        progress.finish_entry(worker, rows)
-
-    statements = [copy_statement(e.copy, to_stdout=True, binary=e.copy_format == "binary")
-                  for e in entries if e.copy is not None]
-    copy_out_many(conn, statements, sink_for, done)
-    return stats
-
-
-def _copy_entry(
-    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter, progress: Progress,
-    worker: str,
-) -> EntryStats:
-    return _copy_entries(conn, [entry], writer, progress, worker, [entry])[0]
-
-
-def _lock_and_copy(
-    conn: psycopg.Connection, entry: TocEntry, writer: ArchiveWriter, progress: Progress,
-    worker: str,
-) -> EntryStats:
-    """Lock one table for the length of its copy, then copy it (in the caller's transaction)."""
-    spec = entry.copy
-    assert spec is not None
-    conn.execute(
-        sql.SQL("LOCK TABLE ONLY {} IN ACCESS SHARE MODE").format(
-            sql.Identifier(spec.schema, spec.table)
-        )
-    )
-    return _copy_entry(conn, entry, writer, progress, worker)
 
 
 _FD_DIRECTORY = re.compile(r"/proc/[^/]+/fd")  # where /dev/stdout and /dev/fd/N lead
@@ -311,9 +252,16 @@ def _write_error(exc: OSError, path: str) -> MigrateError:
 
 def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
     log = log or (lambda _m: None)
-    leader = connect(opts.dsn)
+    # The workers' connections open while the leader connects and reads the catalog;
+    # the first ones help read it (catalog/prefetch.py).
+    readers = open_readers(opts.dsn, max(1, opts.jobs))
     try:
-        return _dump(leader, opts, log)
+        leader = connect(opts.dsn)
+    except BaseException:
+        close_readers(readers)
+        raise
+    try:
+        return _dump(leader, readers, opts, log)
     except psycopg.errors.InsufficientPrivilege as exc:
         # Locking the tables, a catalog query: whatever the role may not read.
         raise PreconditionFailed(
@@ -322,6 +270,7 @@ def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
             hint="dump as a superuser or a role with pg_read_all_data",
         ) from None
     finally:
+        close_readers(readers)
         leader.close()
 
 
@@ -330,7 +279,8 @@ CATALOG_HELPERS = 2  # at most, and never more than --jobs
 
 
 def _snapshot_and_catalog(
-    leader: psycopg.Connection, opts: DumpOptions, log: Log
+    leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
+    opts: DumpOptions, log: Log
 ) -> tuple[str, dict[str, Any], TimescaleInfo, dict[int, dict[str, Any]], Catalog]:
     """Take the snapshot, lock, read the catalog; start over if the schema changed meanwhile.
 
@@ -340,22 +290,10 @@ def _snapshot_and_catalog(
     snapshot no longer has that table.
     """
     configure_reader(leader)
-    helpers = _catalog_helpers(opts)
-    try:
-        return _read_source(leader, helpers, opts, log)
-    finally:
-        for h in helpers:
-            h.close()
-
-
-def _catalog_helpers(opts: DumpOptions) -> list[psycopg.Connection]:
-    """Connections that run the heaviest catalog queries ahead (catalog/prefetch.py)."""
-    helpers: list[psycopg.Connection] = []
-    for _ in range(min(opts.jobs, CATALOG_HELPERS)):
-        conn = connect(opts.dsn)
-        helpers.append(conn)
-        configure_reader(conn)
-    return helpers
+    # Connections that run the heaviest catalog queries ahead (catalog/prefetch.py);
+    # they become workers afterwards.
+    helpers = [fut.result() for fut in readers[:min(opts.jobs, CATALOG_HELPERS)]]
+    return _read_source(leader, helpers, opts, log)
 
 
 def _read_source(
@@ -365,8 +303,9 @@ def _read_source(
     for attempt in range(1, CATALOG_ATTEMPTS + 1):
         snapshot = begin_snapshot(leader)
         try:
-            for h in helpers:
-                begin_snapshot(h, snapshot)
+            if helpers:  # each import is a round trip: all at once
+                with ThreadPoolExecutor(len(helpers)) as pool:
+                    list(pool.map(begin_snapshot, helpers, [snapshot] * len(helpers)))
             facts = _source_facts(leader)
             tsinfo = extension_info(leader)
             roles = relation_roles(leader, tsinfo)
@@ -391,8 +330,10 @@ def _read_source(
     raise AssertionError("unreachable")
 
 
-def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult:
-    snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, opts, log)
+def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
+          opts: DumpOptions, log: Log) -> DumpResult:
+    snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, readers, opts,
+                                                                    log)
     entries = annotate(catalog.entries, roles)
     if opts.schema_only:
         # TimescaleDB's catalog is part of the schema: without it a hypertable would
@@ -424,12 +365,14 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
     warnings = list(catalog.warnings)
     out = _Output(opts.file)
     try:
-        writer = ArchiveWriter(out.fh, header, [e.to_json() for e in entries],
+        writer = ArchiveWriter(out.fh, header, (e.to_json() for e in entries),
                                level=opts.compress)
         with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(entry_size(e) for e in data),
                            total_entries=len(data))
-            stats = _copy_all(leader, snapshot, opts, data, writer, log, progress, dropped)
+            copier = Copier(writer, progress, snapshot, log, opts.verbose)
+            copy_all(copier, leader, readers, data)
+            stats, dropped = copier.stats, copier.dropped
         for e in dropped:
             warnings.append(f"{e.label} was dropped while the dump ran (a retention policy "
                             "or drop_chunks); restore leaves this chunk out")
@@ -462,149 +405,3 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
         unsupported=[u.describe() for u in catalog.unsupported],
         warnings=warnings,
     )
-
-
-def _copy_all(
-    leader: psycopg.Connection,
-    snapshot: str,
-    opts: DumpOptions,
-    data: list[TocEntry],
-    writer: ArchiveWriter,
-    log: Log,
-    progress: Progress,
-    dropped: list[TocEntry],
-) -> list[EntryStats]:
-    """Copy every data entry; chunks dropped meanwhile go to ``dropped``."""
-    stats: list[EntryStats] = []
-    # Extension configuration first, serially, in foreign-key order: restore loads it
-    # before any chunk, also when it reads the archive as a stream.
-    config = sorted((e for e in data if e.extconfig), key=lambda e: (e.fk_order, e.id))
-    for e in config:
-        stats.append(_guarded(e, functools.partial(_copy_entry, leader, e, writer, progress,
-                                                   "leader")))
-    rest = [e for e in data if not e.extconfig]
-    rest.sort(key=lambda e: (-entry_size(e), e.id))
-    if not rest:
-        return stats
-    work: queue.Queue[TocEntry] = queue.Queue()
-    for e in rest:
-        work.put(e)
-    lock = threading.Lock()
-    done = [0]
-
-    def record(batch: list[TocEntry], copied: list[EntryStats]) -> None:
-        with lock:
-            for entry, st in zip(batch, copied, strict=True):
-                stats.append(st)
-                done[0] += 1
-                if opts.verbose > 1:
-                    log(f"[{done[0]}/{len(rest)}] {entry.label}: {st.rows} rows")
-
-    def copy_one(conn: psycopg.Connection, name: str, entry: TocEntry) -> None:
-        try:
-            st = _guarded(entry, lambda: _lock_and_copy(conn, entry, writer, progress, name))
-        except _ChunkDropped:
-            progress.finish_entry(name, 0)
-            with lock:
-                dropped.append(entry)
-            return
-        record([entry], [st])
-
-    def copy_batch(conn: psycopg.Connection, name: str, batch: list[TocEntry]) -> None:
-        # Every table of the batch is locked: none can be dropped under the copy.
-        current = [batch[0]]
-        copied = _guarded_many(current, lambda: _copy_entries(
-            conn, batch, writer, progress, name, current))
-        record(batch, copied)
-
-    def worker(name: str) -> None:
-        conn = connect(opts.dsn)
-        try:
-            configure_reader(conn)
-            while not pool.failed:
-                batch = _take_batch(work)
-                if not batch:
-                    return
-                if len(batch) > 1 and _lock_batch(conn, snapshot, batch):
-                    copy_batch(conn, name, batch)
-                    conn.rollback()  # read-only: ends the transaction, releases the locks
-                    continue
-                # A large table, or a batch one of whose tables is gone: one at a time.
-                for entry in batch:
-                    begin_snapshot(conn, snapshot)
-                    copy_one(conn, name, entry)
-                    conn.rollback()
-        finally:
-            conn.close()
-
-    pool = WorkerPool(min(opts.jobs, len(rest)), worker)
-    pool.run()
-    return stats
-
-
-def _take_batch(work: queue.Queue[TocEntry]) -> list[TocEntry]:
-    try:
-        first = work.get_nowait()
-    except queue.Empty:
-        return []
-    batch, size = [first], entry_size(first)
-    if size >= SMALL_ENTRY:
-        return batch
-    while len(batch) < DUMP_BATCH_ENTRIES and size < DUMP_BATCH_BYTES:
-        try:
-            nxt = work.get_nowait()
-        except queue.Empty:
-            break
-        batch.append(nxt)
-        size += entry_size(nxt)
-    return batch
-
-
-def _lock_batch(conn: psycopg.Connection, snapshot: str, batch: list[TocEntry]) -> bool:
-    """Start a snapshot transaction and lock every table of the batch; False if one is gone."""
-    begin_snapshot(conn, snapshot)
-    names = [sql.SQL("ONLY {}").format(sql.Identifier(e.copy.schema, e.copy.table))
-             for e in batch if e.copy is not None]
-    try:
-        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
-            sql.SQL(", ").join(names)))
-    except psycopg.errors.UndefinedTable:
-        conn.rollback()
-        return False
-    return True
-
-
-class _ChunkDropped(Exception):
-    """A chunk was dropped (e.g. by a retention policy) after the snapshot was taken."""
-
-
-def _guarded(entry: TocEntry, action: Callable[[], EntryStats]) -> EntryStats:
-    """Run one entry's copy; turn a server error into a one-line error naming the entry."""
-    return _guarded_many([entry], lambda: [action()])[0]
-
-
-def _guarded_many(current: list[TocEntry],
-                  action: Callable[[], list[EntryStats]]) -> list[EntryStats]:
-    """Run copies; a server error becomes a one-line error naming ``current[0]``."""
-    try:
-        return action()
-    except psycopg.errors.UndefinedTable:
-        entry = current[0]
-        if entry.chunk:
-            # Nothing can stop drop_chunks short of locking every chunk, which does not
-            # fit the lock table; the chunk is left out, consistently, at restore.
-            raise _ChunkDropped from None
-        raise MigrateError(
-            f"{entry.label} was dropped while the dump ran",
-            hint="run the dump again; pause retention jobs or DDL on the source during it",
-        ) from None
-    except psycopg.errors.InsufficientPrivilege as exc:
-        msg = exc.diag.message_primary or str(exc).splitlines()[0]
-        raise PreconditionFailed(
-            f"dump of {current[0].label} failed: {msg}",
-            hint="dump as a superuser, the table's owner, or a role with pg_read_all_data; "
-                 "where row-level security is on, the role also needs BYPASSRLS",
-        ) from None
-    except psycopg.Error as exc:
-        msg = exc.diag.message_primary or str(exc).splitlines()[0]
-        raise MigrateError(f"dump of {current[0].label} failed: {msg}") from None

@@ -8,7 +8,9 @@ inside one REPEATABLE READ READ ONLY transaction whose snapshot workers share.
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
+
+from pystream_migrate.copyio import execute_raw
 
 READ_SETTINGS = {
     "search_path": "",
@@ -30,21 +32,27 @@ WRITE_SETTINGS = {
 }
 
 
-def _apply(conn: psycopg.Connection, settings: dict[str, str]) -> None:
-    """All settings in one round trip (it counts against a distant server)."""
-    conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+def _settings(settings: dict[str, str]) -> sql.Composed:
+    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(
         sql.SQL("pg_catalog.set_config({}, {}, false)").format(
             sql.Literal(name), sql.Literal(value))
-        for name, value in settings.items())))
+        for name, value in settings.items()))
+
+
+def _apply(conn: psycopg.Connection, settings: dict[str, str]) -> None:
+    """All settings in one round trip (it counts against a distant server)."""
+    conn.execute(_settings(settings))
 
 
 def configure_reader(conn: psycopg.Connection, extra: dict[str, str] | None = None) -> None:
     """Settings for a source connection (autocommit must be off for the snapshot).
 
     ``extra`` adds or overrides settings (export reads time values in UTC, for one).
+    One round trip: the statement goes straight through libpq, outside a transaction,
+    so it commits by itself (psycopg would wrap it in BEGIN ... COMMIT: three).
     """
-    _apply(conn, {**READ_SETTINGS, **(extra or {})})
-    conn.commit()
+    assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    execute_raw(conn, _settings({**READ_SETTINGS, **(extra or {})}))
 
 
 def configure_writer(conn: psycopg.Connection, *, durable_commits: bool = True) -> None:
@@ -65,15 +73,20 @@ def configure_writer(conn: psycopg.Connection, *, durable_commits: bool = True) 
 
 
 def begin_snapshot(conn: psycopg.Connection, snapshot: str | None = None) -> str:
-    """Start the REPEATABLE READ READ ONLY transaction; export or import its snapshot."""
+    """Start the REPEATABLE READ READ ONLY transaction; export or import its snapshot.
+
+    One round trip: BEGIN and the export (or the import) go as one query, straight
+    through libpq (psycopg would send a BEGIN of its own first).
+    """
     begin = sql.SQL("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     if snapshot is None:
-        conn.execute(begin)
-        row = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
-        assert row is not None
-        return str(row[0])
-    # One round trip: both statements go as one query.
-    conn.execute(sql.SQL("{}; SET TRANSACTION SNAPSHOT {}").format(begin, sql.Literal(snapshot)))
+        result = execute_raw(conn, sql.SQL("{}; SELECT pg_catalog.pg_export_snapshot()").format(
+            begin))
+        value = result.get_value(0, 0) if result is not None else None
+        assert value is not None
+        return bytes(value).decode()
+    execute_raw(conn, sql.SQL("{}; SET TRANSACTION SNAPSHOT {}").format(
+        begin, sql.Literal(snapshot)))
     return snapshot
 
 

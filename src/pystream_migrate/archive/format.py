@@ -18,7 +18,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -242,6 +242,9 @@ def make_decompressor() -> zstandard.ZstdDecompressor:
     return zstandard.ZstdDecompressor()
 
 
+_ONE_SHOT_MAX = 4 * 1024 * 1024
+
+
 def encode_record(
     cctx: zstandard.ZstdCompressor,
     record_type: RecordType,
@@ -256,7 +259,17 @@ def encode_record(
             f"{record_type.name.lower()} record of {raw_length} bytes is larger than the "
             f"archive format allows ({_MAX_RAW[record_type]})"
         )
-    payload = cctx.compress(data)
+    if raw_length <= _ONE_SHOT_MAX:
+        payload = cctx.compress(data)
+    else:
+        # A large record (the header of a TOC with many chunks): one-shot compression
+        # would first allocate an output buffer as large as the input.
+        cobj = cctx.compressobj(size=raw_length)
+        view = memoryview(data)
+        parts = [cobj.compress(view[i:i + _ONE_SHOT_MAX])
+                 for i in range(0, raw_length, _ONE_SHOT_MAX)]
+        parts.append(cobj.flush())
+        payload = b"".join(parts)
     header = RecordHeader(record_type, entry_id, seq, raw_length, len(payload), zlib.crc32(payload))
     return header.pack(), payload
 
@@ -284,8 +297,13 @@ def decode_payload(
 # --- JSON documents ---------------------------------------------------------------------
 
 
+# One encoder for every call: json.dumps with options builds a new one each time, which
+# costs more than encoding one TOC entry.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dump_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return _JSON.encode(value).encode()
 
 
 class _JsonLimit(ValueError):
@@ -376,9 +394,11 @@ def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def index_toc(toc: Iterable[Any]) -> dict[int, dict[str, Any]]:
-    """Map entry id to TOC entry; every entry is a dict with a unique integer "id"."""
-    by_id: dict[int, dict[str, Any]] = {}
+def index_toc(toc: Iterable[Any],
+              keep: Callable[[dict[str, Any]], Any] = lambda entry: entry) -> dict[int, Any]:
+    """Map entry id to TOC entry (or to ``keep(entry)``); every entry is a dict with a
+    unique integer "id"."""
+    by_id: dict[int, Any] = {}
     for position, entry in enumerate(toc):
         if not isinstance(entry, dict):
             raise FormatViolation(f"TOC item {position} is not an object")
@@ -389,7 +409,7 @@ def index_toc(toc: Iterable[Any]) -> dict[int, dict[str, Any]]:
             raise FormatViolation(f"TOC item {position} has an id out of range")
         if entry_id in by_id:
             raise FormatViolation(f"TOC id {entry_id} appears more than once")
-        by_id[entry_id] = entry
+        by_id[entry_id] = keep(entry)
     return by_id
 
 

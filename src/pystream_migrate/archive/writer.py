@@ -13,6 +13,7 @@ import sys
 import threading
 import zlib
 from array import array
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -44,6 +45,7 @@ from pystream_migrate.archive.format import (
 from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
+TOC_ENCODE_BATCH = 256
 
 
 def open_output(path: str) -> BinaryIO:
@@ -66,7 +68,7 @@ class ArchiveWriter:
         self,
         fileobj: BinaryIO,
         header: dict[str, Any],
-        toc: list[dict[str, Any]],
+        toc: Iterable[dict[str, Any]],
         *,
         level: int = DEFAULT_LEVEL,
         block_size: int = DEFAULT_BLOCK_SIZE,
@@ -78,6 +80,7 @@ class ArchiveWriter:
         document = dict(header)
         document.setdefault("tool_version", __version__)
         document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+        toc = list(toc)  # checked whole before it is written (contents.check_header)
         try:
             # What a reader would refuse is never written.
             self._toc = index_toc(toc)
@@ -95,13 +98,43 @@ class ArchiveWriter:
         self._open: dict[int, EntryWriter] = {}
         self._closed: dict[int, FooterEntry] = {}
 
-        document["toc"] = toc
-        try:
-            encoded = dump_json(document)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+        encoded = self._encode_header(document, toc)
         record = encode_record(self.compressor(), RecordType.HEADER, 0, 0, encoded)
         self._append((pack_preamble(), *record))
+
+    def _encode_header(self, document: dict[str, Any],
+                       toc: Iterable[dict[str, Any]]) -> bytearray:
+        """The header record's JSON, ``document`` with ``"toc"`` last, encoded one TOC
+        entry at a time: with a generator of documents, neither the documents nor the
+        whole text as a str are ever held at once (they are the size of the TOC)."""
+        try:
+            head = dump_json(document)
+            encoded = bytearray(head[:-1] + b',"toc":[')
+
+            def encode(docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+                # A few hundred documents per call: one call each costs more than the
+                # encoding itself.
+                batch: list[dict[str, Any]] = []
+                for doc in docs:
+                    batch.append(doc)
+                    if len(batch) == TOC_ENCODE_BATCH:
+                        flush(batch)
+                    yield doc
+                flush(batch)
+
+            def flush(batch: list[dict[str, Any]]) -> None:
+                if batch:
+                    if encoded[-1:] != b"[":
+                        encoded.extend(b",")
+                    encoded.extend(memoryview(dump_json(batch))[1:-1])
+                    batch.clear()
+
+            for _ in encode(toc):
+                pass
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+        encoded.extend(b"]}")
+        return encoded
 
     @property
     def bytes_written(self) -> int:

@@ -9,6 +9,7 @@ the entries and sorts them (:mod:`pystream_migrate.toc`).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,16 @@ class CatalogContext:
                 return rows
         return fetch_all(self.conn, name, params)
 
+    def query_rows(self, name: str) -> Iterator[dict[str, Any]]:
+        """The rows of a parameterless query, one at a time: a dict per row only while
+        the caller looks at it (for the largest result, pg_depend's)."""
+        cur = self.prefetch.take_cursor(name) if self.prefetch is not None else None
+        if cur is None:
+            yield from fetch_all(self.conn, name)
+            return
+        with cur:
+            yield from cur
+
     def report_unsupported(self, kind: str, schema: str | None, name: str, reason: str) -> None:
         self.unsupported.append(Unsupported(kind, schema, name, reason))
 
@@ -103,20 +114,24 @@ def read_catalog(conn: psycopg.Connection,
     """Read every object family and return the sorted TOC.
 
     ``helpers`` are optional connections in the same snapshot as ``conn``; the
-    heaviest queries run on them ahead of time (:mod:`.prefetch`).
+    heaviest queries run on them ahead of time, the others are sent ahead on ``conn``
+    in pipeline mode (:mod:`.prefetch`).
     """
-    ctx = CatalogContext(conn, prefetch=Prefetch(helpers) if helpers else None)
-    try:
-        entries = collect_entries(ctx)
-        rows = ctx.query("depend")
-    finally:
-        if ctx.prefetch is not None:
-            ctx.prefetch.close()
-    resolve_dependencies(
-        entries,
-        ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"]) for r in rows),
-        aliases=ctx.extension_members,
-    )
+    # Pipeline mode: the queries sent ahead travel together; one that needs its answer
+    # at once (ctx.query with parameters) still gets it, at the cost of a round trip.
+    with conn.pipeline():
+        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn))
+        try:
+            entries = collect_entries(ctx)
+            resolve_dependencies(
+                entries,
+                ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"])
+                 for r in ctx.query_rows("depend")),
+                aliases=ctx.extension_members,
+            )
+        finally:
+            if ctx.prefetch is not None:
+                ctx.prefetch.close()
     for e in entries:
         # The oid of what the entry creates, kept in the archive: restore-time selection
         # and the scheduler use it to tie indexes, constraints and data to their table.

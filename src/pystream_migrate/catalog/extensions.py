@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal
 from pystream_migrate.catalog.security import acl_sql, comment_sql
+from pystream_migrate.catalog.sequences import sequence_states
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
 if TYPE_CHECKING:
@@ -128,8 +129,9 @@ def _config_entries(ctx: CatalogContext) -> list[TocEntry]:
                 f"{r['relkind']!r}; only plain tables and sequences are carried")
 
     table_ids = [int(r["relid"]) for r in tables]
-    fks = [(int(f["relid"]), int(f["ref_relid"]))
-           for f in ctx.query("extensions_config_fks", {"relids": table_ids})]
+    referenced_ids = set(table_ids)
+    fks = [(int(f["relid"]), int(f["ref_relid"])) for f in ctx.query("extensions_config_fks")
+           if int(f["relid"]) in referenced_ids and int(f["ref_relid"]) in referenced_ids]
     levels, cyclic = fk_levels(table_ids, fks)
     for rel in cyclic:
         r = next(t for t in tables if int(t["relid"]) == rel)
@@ -162,8 +164,7 @@ def _config_entries(ctx: CatalogContext) -> list[TocEntry]:
         ))
 
     if sequences:
-        state = {int(s["relid"]): s for s in ctx.query(
-            "extensions_config_sequences", {"relids": [int(r["relid"]) for r in sequences]})}
+        state = sequence_states(ctx, [int(r["relid"]) for r in sequences])
         for r in sequences:
             relid = int(r["relid"])
             s = state[relid]

@@ -1,11 +1,14 @@
-"""Run the heaviest catalog queries ahead, on helper connections in the same snapshot.
+"""Run the catalog queries ahead: the heaviest on helper connections, the rest pipelined.
 
 Reading the catalog is serial on the leader: one query after another, then Python
 turning the rows into entries. On a database with thousands of chunks a few queries
 (index and constraint definitions, dependencies, columns) take most of the server's
 time. Helper connections that imported the leader's snapshot run those while the
 leader works through the rest, so the server's time and the leader's Python overlap.
-The rows are the same as the leader would read: same snapshot, same SQL.
+The rest the leader sends all at once in pipeline mode (the caller has entered it):
+one round trip for some thirty queries instead of one each, which is what counts
+against a distant server. The rows are the same as the leader would read: same
+snapshot, same SQL.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from concurrent.futures import Future
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
-from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.catalog.queries import load_sql, query_args
 
 # Parameterless queries worth running ahead, costliest first (measured on 4000 chunks).
 HEAVY_QUERIES = (
@@ -30,17 +34,60 @@ HEAVY_QUERIES = (
     "types",
 )
 
+# Parameterless queries the families run whatever the database holds, in the order
+# they run them; the leader sends them ahead in one pipeline. A query that can fail (one
+# that reads an optional extension's catalog) must not be here: in a pipeline one error
+# aborts every query after it.
+LEADER_QUERIES = (
+    "schemas", "extensions_members", "extensions_member_acls", "extensions",
+    "extensions_config", "extensions_config_fks", "collations", "types_attributes",
+    "types_domain_constraints", "routines", "routines_aggregates", "sequences",
+    "tables_identity", "constraints_validate", "constraints_inherited_comments",
+    "views_cagg_catalog", "views_columns", "views", "triggers", "triggers_event",
+    "rules", "policies_row_security", "policies", "default_privileges",
+    "other_access_methods", "other_conversions", "other_casts", "other_operators",
+    "other_opfamilies", "other_text_search", "other_foreign_data",
+    "other_foreign_tables", "other_publications", "other_unsupported",
+)
+V14_QUERIES = ("tables_compression",)
+
 Rows = list[dict[str, Any]]
 
 
+Cursor = psycopg.Cursor[dict[str, Any]]
+
+
+def _start(conn: psycopg.Connection, name: str) -> Cursor:
+    """Run ``name`` on ``conn``; its rows stay in libpq's result until they are taken.
+
+    libpq keeps a result's values as C strings, a third of the memory of the same rows
+    as Python dicts: queries done ahead of time are held in that form, and turned into
+    dicts one query at a time, when the family that reads them asks.
+    """
+    cur = conn.cursor(row_factory=dict_row)
+    cur.execute(load_sql(name), query_args(conn))  # type: ignore[arg-type]
+    return cur
+
+
 class Prefetch:
-    """Queries started on ``helpers`` (connections inside the leader's snapshot)."""
+    """Queries started on ``helpers`` (connections inside the leader's snapshot), and
+    on ``leader`` (in pipeline mode) those that no helper runs."""
 
     def __init__(self, helpers: list[psycopg.Connection],
-                 names: tuple[str, ...] = HEAVY_QUERIES) -> None:
-        self._futures: dict[str, Future[Rows]] = {name: Future() for name in names}
+                 names: tuple[str, ...] = HEAVY_QUERIES,
+                 leader: psycopg.Connection | None = None) -> None:
+        self._sent: dict[str, Cursor] = {}
+        if leader is not None:
+            assert leader.pgconn.pipeline_status, "the leader must be in pipeline mode"
+            ahead = LEADER_QUERIES + (V14_QUERIES if leader.info.server_version >= 140000
+                                      else ())
+            for name in ahead + (() if helpers else names):
+                self._sent[name] = _start(leader, name)
+        if not helpers:
+            names = ()
+        self._futures: dict[str, Future[Cursor]] = {name: Future() for name in names}
         # Each future goes to one helper, in the order of ``names``.
-        self._todo: queue.SimpleQueue[tuple[str, Future[Rows]]] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[tuple[str, Future[Cursor]]] = queue.SimpleQueue()
         for item in self._futures.items():
             self._todo.put(item)
         self._threads = [threading.Thread(target=self._run, args=(conn,), daemon=True)
@@ -57,24 +104,41 @@ class Prefetch:
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(fetch_all(conn, name))
+                fut.set_result(_start(conn, name))
             except BaseException as exc:  # handed to the leader, which raises it
                 fut.set_exception(exc)
                 return  # this connection's transaction is dead: leave the rest to others
 
-    def take(self, name: str) -> Rows | None:
-        """The rows of ``name`` if a helper has started it (waiting for them), else None.
-
-        A query no helper has started yet is taken back: the leader runs it itself.
+    def take_cursor(self, name: str) -> Cursor | None:
+        """The executed cursor of ``name`` if it was started ahead (waiting for it), else
+        None. A query no helper has started yet is taken back: the leader runs it itself.
+        The caller reads the rows and closes the cursor.
         """
+        cur = self._sent.pop(name, None)
+        if cur is not None:
+            return cur
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
             return None
         return fut.result()
 
+    def take(self, name: str) -> Rows | None:
+        """The rows of ``name`` if it was started ahead, else None (see take_cursor)."""
+        cur = self.take_cursor(name)
+        if cur is None:
+            return None
+        with cur:
+            return cur.fetchall()
+
     def close(self) -> None:
         """Drop what was not taken and wait for the helpers to stop."""
+        for cur in self._sent.values():
+            cur.close()
+        self._sent.clear()
         for fut in self._futures.values():
             fut.cancel()
         for t in self._threads:
             t.join()
+        for fut in self._futures.values():  # done ones that were never taken
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                fut.result().close()

@@ -26,7 +26,12 @@ def fetch_all(
     Queries take named parameters (``%(name)s``); every query gets ``server_version``
     (``server_version_num`` as an int) so that one file can cover PostgreSQL 13 to 17.
     """
-    args = {"server_version": conn.info.server_version, **(params or {})}
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(load_sql(name), args)  # type: ignore[arg-type]
+        cur.execute(load_sql(name), query_args(conn, params))  # type: ignore[arg-type]
         return cur.fetchall()
+
+
+def query_args(conn: psycopg.Connection,
+               params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A query's parameters: ``params`` and ``server_version``."""
+    return {"server_version": conn.info.server_version, **(params or {})}

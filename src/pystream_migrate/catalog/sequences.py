@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
-
 from pystream_migrate.catalog.names import ident, literal
-from pystream_migrate.catalog.queries import load_sql
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.toc import Section, TocEntry
 
@@ -27,15 +24,24 @@ Row = dict[str, Any]
 
 def collect(ctx: CatalogContext) -> list[TocEntry]:
     entries: list[TocEntry] = []
-    for seq in ctx.query("sequences"):
+    seqs = ctx.query("sequences")
+    states = sequence_states(ctx, [int(s["oid"]) for s in seqs])
+    for seq in seqs:
         qname = ident(seq["schema"], seq["name"])
         identity = seq["owned_deptype"] == "i"
         if not identity:
             entries.append(_sequence_entry(seq, qname))
             if seq["owned_deptype"] == "a" and seq["owner_column"] is not None:
                 entries.append(_owned_by_entry(seq, qname))
-        entries.append(_set_entry(ctx, seq, qname))
+        entries.append(_set_entry(seq, qname, states[int(seq["oid"])]))
     return entries
+
+
+def sequence_states(ctx: CatalogContext, relids: list[int]) -> dict[int, Row]:
+    """relid -> {'last_value', 'is_called'}: every sequence's state in one query."""
+    if not relids:
+        return {}
+    return {int(s["relid"]): s for s in ctx.query("sequences_state", {"relids": relids})}
 
 
 def create_sequence_sql(seq: Row, qname: str) -> str:
@@ -83,15 +89,8 @@ def _owned_by_entry(seq: Row, qname: str) -> TocEntry:
     )
 
 
-def _set_entry(ctx: CatalogContext, seq: Row, qname: str) -> TocEntry:
-    query = sql.SQL(load_sql("sequences_state")).format(  # type: ignore[arg-type]
-        sequence=sql.Identifier(seq["schema"], seq["name"])
-    )
-    with ctx.conn.cursor() as cur:
-        cur.execute(query)
-        row = cur.fetchone()
-    assert row is not None
-    last_value, is_called = row
+def _set_entry(seq: Row, qname: str, state: Row) -> TocEntry:
+    last_value, is_called = state["last_value"], state["is_called"]
     return TocEntry(
         kind="SEQUENCE SET",
         schema=seq["schema"],
