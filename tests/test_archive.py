@@ -715,10 +715,10 @@ def test_a_toc_of_many_entries_is_written_from_a_generator_and_reads_back() -> N
     compressed as a stream; the reader gets every document back, in order."""
     count = 100_000
     out = io.BytesIO()
-    writer = ArchiveWriter(out, HEADER, (doc for doc in make_toc(count)))
-    assert writer.describe(count) == f"entry {count} (TABLE DATA public.t{count})"
+    writer = ArchiveWriter(out, HEADER, (doc for doc in make_toc(count, data={7})))
+    assert writer.describe(7) == "entry 7 (TABLE DATA public.t7)"
     writer.open_entry(7).close(rows=0)
     writer.finish()
     reader = ArchiveReader(io.BytesIO(out.getvalue()), name="many.psm")
-    assert reader.toc == make_toc(count)
+    assert reader.toc == make_toc(count, data={7})
     assert reader.header["options"] == HEADER["options"]
