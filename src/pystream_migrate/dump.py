@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import sql
 
-from pystream_migrate import __version__
+from pystream_migrate import __version__, portable
 from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
@@ -64,6 +64,7 @@ class DumpOptions:
     verbose: int = 0
     progress: str = "none"
     selection: Selection = field(default_factory=Selection)
+    portable: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DumpOptions:
@@ -79,6 +80,7 @@ class DumpOptions:
             verbose=getattr(args, "verbose", 0),
             progress=getattr(args, "progress", "none"),
             selection=selection_from_args(args),
+            portable=getattr(args, "portable", False),
         )
 
 
@@ -153,6 +155,8 @@ def _binary_fallbacks(conn: psycopg.Connection, relids: list[int]) -> set[int]:
 
 
 def _copy_statement(entry: TocEntry, fmt: str) -> sql.Composed:
+    if entry.info.get("portable_rows"):  # portable mode: a chunk's rows, decompressed
+        return portable.rows_statement(entry, fmt)
     spec = entry.copy
     assert spec is not None
     table = sql.Identifier(spec.schema, spec.table)
@@ -351,6 +355,8 @@ def _read_source(
 def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult:
     snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, opts, log)
     entries = annotate(catalog.entries, roles)
+    if opts.portable:  # portable mode (portable/): TimescaleDB objects as API steps
+        entries = portable.dump_entries(leader, roles, entries)
     if opts.schema_only:
         # TimescaleDB's catalog is part of the schema: without it a hypertable would
         # come back as a plain table with orphaned chunks.
@@ -374,6 +380,7 @@ def _dump(leader: psycopg.Connection, opts: DumpOptions, log: Log) -> DumpResult
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": {**facts, "timescaledb": tsinfo.version,
                    "timescaledb_license": tsinfo.license},
+        "portable": opts.portable,
         "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,
                     "copy_format": opts.copy_format, "compress": opts.compress},
         "unsupported": [u.to_json() for u in catalog.unsupported],

@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import pq, sql
 
-from pystream_migrate import restore_state, timescale
+from pystream_migrate import portable, restore_state, timescale
 from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target, parse_dsn, with_dbname
@@ -73,6 +73,8 @@ class RestoreOptions:
     selection: Selection = field(default_factory=Selection)
     verbose: int = 0
     progress: str = "none"
+    mode: str | None = None  # --mode: catalog or portable (default: the archive's)
+    decompress: bool = False
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> RestoreOptions:
@@ -91,6 +93,7 @@ class RestoreOptions:
             verify_archive=not getattr(a, "skip_archive_check", False),
             selection=selection_from_args(a),
             progress=getattr(a, "progress", "none"),
+            mode=getattr(a, "mode", None), decompress=getattr(a, "decompress", False),
         )
 
 
@@ -201,6 +204,9 @@ class _Restore:
                                 if e.kind == "TABLE" and e.info.get("hypertable")
                                 and e.info.get("oid") is not None}
         self.after_restoring_mode: list[TocEntry] = []
+        # Portable mode (portable/): no TimescaleDB catalog, no restoring mode.
+        self.portable_mode = portable.archive_mode(self.header, opts.mode) == "portable"
+        self.portable: portable.PortableRestore | None = None
 
     # ----------------------------------------------------------------- selection
     def _select(self) -> set[int]:
@@ -275,6 +281,9 @@ class _Restore:
                     self._leave_restoring_mode(leader)
             self._drop_vanished_chunks()
             self._run_after_restoring_mode(leader)
+            if self.portable is not None and not self.result.errors:  # portable mode
+                for w in portable.finish(leader, self.entries, self.portable):
+                    print(f"pystream-migrate: warning: {w}", file=sys.stderr)
             if o.analyze and not self.result.errors:
                 self._analyze()
             if not self.result.errors:
@@ -405,6 +414,11 @@ class _Restore:
         src_version = self.source.get("timescaledb")
         if not src_version:
             return
+        if self.portable_mode:  # portable mode: any version, through its API
+            self.portable = portable.prepare(leader, self.entries, self._extension_schema(),
+                                             resume=self.opts.resume,
+                                             decompress=self.opts.decompress)
+            return
         where = describe_target(self.opts.dsn)
         info = timescale.extension_info(leader)
         created = info.version is None
@@ -453,6 +467,8 @@ class _Restore:
         self._run_ddl_batches(leader, pre)
         self._extension_comments(leader, pre)
         self.log(f"pre-data: {len(pre)} entries")
+        if self.portable is not None:  # portable mode: thresholds, on empty tables
+            portable.before_data(leader, self.entries, self.portable)
         data = [e for e in self.entries if e.section is Section.DATA and self._todo(e)]
         post = [e for e in self.entries if e.section is Section.POST_DATA and self._todo(e)]
         self.after_restoring_mode = [e for e in post if self._references_hypertable(e)]
@@ -762,7 +778,7 @@ class _Restore:
         Not for TimescaleDB's catalog (CREATE EXTENSION put rows there), and not with
         --data-only, where the tables and any rows in them are the user's.
         """
-        if e.info.get("extconfig") or self.opts.data_only:
+        if e.info.get("extconfig") or e.info.get("no_freeze") or self.opts.data_only:
             return False
         if self.sizes:
             st = self.sizes.get(e.id)
@@ -1117,6 +1133,8 @@ class _Scheduler:
         self._conns.append(conn)
         try:
             configure_writer(conn, durable_commits=False)
+            if self.r.portable is not None:  # portable mode: load without invalidations
+                portable.prepare_loader(conn, self.r.portable)
             while True:
                 batch = self._take()
                 if not batch:
