@@ -265,3 +265,36 @@ def test_catalog_archive_into_another_version_names_dump_portable(
     assert "dump --portable" in res.stderr
     res = restore(target, archive, "--mode", "portable", check=False)
     assert res.returncode == 2 and "dump the source again with --portable" in res.stderr
+
+
+def _apache(decompress: bool) -> Any:
+    from pystream_migrate.portable._target import Target
+
+    return Target("2.19.3", "public", "apache", False, None, False, False, decompress)
+
+
+def _entry(kind: str, name: str, portable: dict[str, Any]) -> Any:
+    from pystream_migrate.toc import Section, TocEntry
+
+    return TocEntry(kind=kind, schema="public", name=name, section=Section.PRE_DATA,
+                    info={"portable": portable})
+
+
+def test_apache_target_is_refused_naming_what_it_cannot_hold() -> None:
+    from pystream_migrate.errors import PreconditionFailed
+    from pystream_migrate.portable._checks import check_edition
+
+    entries = [_entry("HYPERTABLE", "readings", {"compression": True}),
+               _entry("HYPERTABLE", "plain", {"compression": False}),
+               _entry("CONTINUOUS AGGREGATE", "hourly", {})]
+    with pytest.raises(PreconditionFailed) as caught:
+        check_edition(entries, _apache(decompress=True))
+    assert "continuous aggregates public.hourly" in caught.value.one_line()
+    assert caught.value.exit_code == 5
+    with pytest.raises(PreconditionFailed) as caught:
+        check_edition(entries[:2], _apache(decompress=False))
+    text = caught.value.one_line()
+    assert "compressed hypertables public.readings" in text and "--decompress" in text
+    assert "plain" not in text
+    warnings = check_edition(entries[:2], _apache(decompress=True))
+    assert any("public.readings are restored uncompressed" in w for w in warnings)
