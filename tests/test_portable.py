@@ -31,6 +31,8 @@ CREATE TABLE public.readings (ts timestamptz NOT NULL, device int NOT NULL, temp
 SELECT create_hypertable('public.readings', 'ts', 'device', 2,
                          chunk_time_interval => interval '1 day');
 CREATE INDEX readings_device_ts ON public.readings (device, ts DESC);
+ALTER TABLE public.readings ADD CONSTRAINT readings_unique UNIQUE (device, ts),
+    ADD CONSTRAINT readings_device FOREIGN KEY (device) REFERENCES public.devices (id);
 INSERT INTO public.readings
 SELECT t, (extract(epoch FROM t)::bigint / 300) % 4,
        round((20 + 10 * sin(extract(epoch FROM t) / 5000))::numeric, 3),
@@ -298,3 +300,24 @@ def test_apache_target_is_refused_naming_what_it_cannot_hold() -> None:
     assert "plain" not in text
     warnings = check_edition(entries[:2], _apache(decompress=True))
     assert any("public.readings are restored uncompressed" in w for w in warnings)
+
+
+def test_portable_archive_through_a_pipe(pg_server: Server, make_db: Callable[..., str]) -> None:
+    import subprocess
+    import sys
+
+    old, new = _versions(pg_server)
+    source = make_db("src", timescaledb=old)
+    _run(source, SOURCE_SQL)
+    target = make_db("tgt")
+    dumper = subprocess.Popen([sys.executable, "-m", "pystream_migrate", "dump", "-d", source,
+                               "-f", "-", "--portable"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    restorer = subprocess.run([sys.executable, "-m", "pystream_migrate", "restore", "-d",
+                               target, "-f", "-"], stdin=dumper.stdout, capture_output=True,
+                              text=True, timeout=600, check=False)
+    assert dumper.wait(timeout=600) == 0
+    assert restorer.returncode == 0, restorer.stderr
+    assert scalar(target, "SELECT extversion FROM pg_extension "
+                          "WHERE extname = 'timescaledb'") == new
+    _assert_same(source, target)

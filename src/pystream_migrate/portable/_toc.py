@@ -121,6 +121,8 @@ class _Builder:
                 return False
             if t in self.table_entry or t in self.facts.hypertables:
                 info["after_data"] = True  # indexes and constraints once the rows are in
+                # TimescaleDB refuses ONLY on a hypertable; it propagates to the chunks.
+                e.create_sql = e.create_sql.replace("ALTER TABLE ONLY ", "ALTER TABLE ")
         return True
 
     def _cagg_index(self, e: TocEntry, cagg: dict[str, Any]) -> bool:
