@@ -67,12 +67,12 @@ class _Builder:
             if not h["materialized"] and relid in self.table_entry:
                 self._hypertable(h)
         for c in self.facts.caggs:
-            self._cagg(c, kept)
+            self._cagg(c)
         data_of = {int(e.info["relid"]): e for e in kept
                    if e.section is Section.DATA and e.info.get("chunk")}
         for relid, ch in self.facts.chunks.items():
             self._chunk(relid, ch, data_of.get(relid), kept)
-        self._watermarks(data_of)
+        self._watermarks()
         self._jobs()
         result = kept + self.added
         for e in result:
@@ -151,7 +151,7 @@ class _Builder:
                      info={"portable": _hypertable_info(h)})
         self.ht_entry[int(h["relid"])] = e
 
-    def _cagg(self, c: dict[str, Any], kept: list[TocEntry]) -> None:
+    def _cagg(self, c: dict[str, Any]) -> None:
         view: TocEntry | None = c.pop("_view_entry", None)
         mat = self.facts.hypertables[int(c["mat_relid"])]
         parent = self.ht_entry.get(int(c["raw_relid"]))
@@ -202,7 +202,7 @@ class _Builder:
                      section=Section.POST_DATA, deps={data.id, *waits},
                      info={"portable": info, "table_oid": relid})
 
-    def _watermarks(self, data_of: dict[int, TocEntry]) -> None:
+    def _watermarks(self) -> None:
         compress = [e for e in self.added if e.kind == COMPRESS]
         for c in self.facts.caggs:
             self.new(kind=WATERMARK, schema=c["schema"], name=c["name"],
