@@ -17,7 +17,15 @@ from psycopg import sql
 
 from pystream_migrate.catalog.queries import fetch_all, load_sql
 from pystream_migrate.portable._jobs import job_sql
-from pystream_migrate.portable._toc import CAGG, CHUNK, COMPRESS, HYPERTABLE, JOB, WATERMARK
+from pystream_migrate.portable._toc import (
+    CAGG,
+    CHUNK,
+    COMPRESS,
+    COMPRESSION,
+    HYPERTABLE,
+    JOB,
+    WATERMARK,
+)
 from pystream_migrate.toc import TocEntry
 
 
@@ -104,10 +112,14 @@ def _hypertable(p: dict[str, Any], t: Target) -> sql.Composable:
             parts.append(sql.SQL("SELECT {}({}::regclass, {}::regproc);").format(
                 t.fn("set_integer_now_func"), sql.Literal(p["table"]),
                 sql.Literal(d["integer_now_func"])))
-    if p["compression"] and not t.decompress:
-        parts.append(sql.SQL("ALTER TABLE {} SET ({});").format(
-            sql.SQL(p["table"]), _compression_options(p)))
     return sql.SQL("\n").join(parts)
+
+
+def _compression(p: dict[str, Any], t: Target) -> sql.Composable:
+    if t.decompress:
+        return sql.SQL("")
+    return sql.SQL("ALTER TABLE {} SET ({});").format(sql.SQL(p["table"]),
+                                                      _compression_options(p))
 
 
 def _compression_options(p: dict[str, Any]) -> sql.Composable:
@@ -191,6 +203,7 @@ _WRITERS = {
     HYPERTABLE: _hypertable,
     CAGG: _cagg,
     CHUNK: _chunk,
+    COMPRESSION: _compression,
     COMPRESS: _compress,
     WATERMARK: _watermark,
     JOB: lambda p, t: job_sql(p, t.schema, decompress=t.decompress),

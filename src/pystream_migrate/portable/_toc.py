@@ -11,7 +11,9 @@ entries that restore turns into calls of the target version's own API:
   ... WITH NO DATA``;
 - ``CHUNK`` (pre-data): the chunk, with the same slices and name;
 - the chunk's ``TABLE DATA`` (data): its rows, read decompressed (``portable_rows``);
-- ``COMPRESS CHUNK`` (post-data), ``CAGG WATERMARK`` (post-data) and ``JOB`` (post-data).
+- ``COMPRESSION SETTINGS`` (post-data, after the hypertable's indexes and constraints:
+  2.17 refuses a constraint on a hypertable that has compression enabled), then
+  ``COMPRESS CHUNK``, ``CAGG WATERMARK`` and ``JOB`` (post-data).
 
 Their SQL is written at restore time for the target's version (see ``_target.py``).
 """
@@ -27,10 +29,11 @@ from pystream_migrate.toc import Section, TocEntry, sort_entries
 HYPERTABLE = "HYPERTABLE"
 CAGG = "CONTINUOUS AGGREGATE"
 CHUNK = "CHUNK"
+COMPRESSION = "COMPRESSION SETTINGS"
 COMPRESS = "COMPRESS CHUNK"
 WATERMARK = "CAGG WATERMARK"
 JOB = "JOB"
-KINDS = frozenset({HYPERTABLE, CAGG, CHUNK, COMPRESS, WATERMARK, JOB})
+KINDS = frozenset({HYPERTABLE, CAGG, CHUNK, COMPRESSION, COMPRESS, WATERMARK, JOB})
 
 # Triggers TimescaleDB puts on hypertables and chunks itself (2.17; 2.28 has none).
 _INTERNAL_TRIGGERS = ("ts_insert_blocker", "ts_cagg_invalidation_trigger")
@@ -54,6 +57,7 @@ class _Builder:
         self.added: list[TocEntry] = []
         self.table_entry: dict[int, TocEntry] = {}  # hypertable relid -> its TABLE entry
         self.ht_entry: dict[int, TocEntry] = {}  # hypertable or mat relid -> create step
+        self.compression: dict[int, TocEntry] = {}  # hypertable relid -> its settings
 
     def new(self, **kw: Any) -> TocEntry:
         e = TocEntry(id=self.next_id, **kw)
@@ -65,7 +69,7 @@ class _Builder:
         kept = [e for e in self.entries if self._keep(e)]
         for relid, h in self.facts.hypertables.items():
             if not h["materialized"] and relid in self.table_entry:
-                self._hypertable(h)
+                self._hypertable(h, kept)
         for c in self.facts.caggs:
             self._cagg(c)
         data_of = {int(e.info["relid"]): e for e in kept
@@ -144,12 +148,18 @@ class _Builder:
         return True
 
     # ------------------------------------------------------------ what is added
-    def _hypertable(self, h: dict[str, Any]) -> None:
-        table = self.table_entry[int(h["relid"])]
+    def _hypertable(self, h: dict[str, Any], kept: list[TocEntry]) -> None:
+        relid = int(h["relid"])
+        table = self.table_entry[relid]
+        info = _hypertable_info(h)
         e = self.new(kind=HYPERTABLE, schema=h["schema"], name=h["name"],
-                     section=Section.PRE_DATA, deps={table.id},
-                     info={"portable": _hypertable_info(h)})
-        self.ht_entry[int(h["relid"])] = e
+                     section=Section.PRE_DATA, deps={table.id}, info={"portable": info})
+        self.ht_entry[relid] = e
+        if h["compression_enabled"]:
+            self.compression[relid] = self.new(
+                kind=COMPRESSION, schema=h["schema"], name=h["name"],
+                section=Section.POST_DATA, deps={e.id} | _post_data_on(kept, relid),
+                info={"portable": info, "table_oid": relid, "after_data": True})
 
     def _cagg(self, c: dict[str, Any]) -> None:
         view: TocEntry | None = c.pop("_view_entry", None)
@@ -195,9 +205,9 @@ class _Builder:
         data.deps = {create.id}
         data.info["est_bytes"] = int(ch["est_bytes"] or 0)
         if ch["compressed"]:
-            waits = {e.id for e in kept if e.section is Section.POST_DATA
-                     and e.info.get("table_oid") is not None
-                     and int(e.info["table_oid"]) == int(ch["hypertable_relid"])}
+            settings = self.compression.get(int(ch["hypertable_relid"]))
+            waits = ({settings.id} if settings is not None
+                     else _post_data_on(kept, int(ch["hypertable_relid"])))
             self.new(kind=COMPRESS, schema=ch["schema"], name=ch["name"],
                      section=Section.POST_DATA, deps={data.id, *waits},
                      info={"portable": info, "table_oid": relid})
@@ -218,6 +228,12 @@ class _Builder:
             self.new(kind=JOB, schema=None, name=f"{j['proc_name']} [{j['job_id']}]",
                      section=Section.POST_DATA, deps=set(before),
                      owner=j["owner"], info={"portable": j, "after_data": True})
+
+
+def _post_data_on(entries: list[TocEntry], relid: int) -> set[int]:
+    """The post-data entries (indexes, constraints, ...) on table ``relid``."""
+    return {e.id for e in entries if e.section is Section.POST_DATA
+            and e.info.get("table_oid") is not None and int(e.info["table_oid"]) == relid}
 
 
 def _hypertable_info(h: dict[str, Any]) -> dict[str, Any]:
