@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--copy-format", choices=("text", "binary"), default="text",
                       help="COPY format for table data (default text; binary falls back to "
                       "text for types without binary I/O)")
+    dump.add_argument("--portable", action="store_true",
+                      help="write an archive that restores into any TimescaleDB version, "
+                      "without superuser: hypertables, chunks, continuous aggregates and "
+                      "jobs are recreated through the target's API, chunk rows are read "
+                      "decompressed (see docs/migration-guide.md)")
     _add_filters(dump)
     _add_progress(dump)
     _add_common(dump)
@@ -152,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="do not read a file archive once through to check every "
                          "checksum before changing the target (damage is still detected, "
                          "but only when the damaged entry is reached)")
+    restore.add_argument("--mode", choices=("catalog", "portable"),
+                         help="restore mode; by default the archive's own (portable for "
+                         "archives written by 'dump --portable'); a different one is refused")
+    restore.add_argument("--decompress", action="store_true",
+                         help="portable mode: load compressed chunks uncompressed and leave "
+                         "out compression settings and policies (for an Apache-edition "
+                         "target)")
     restore.add_argument("-L", "--use-list", metavar="LISTFILE",
                          help="restore only the entries in LISTFILE (made with 'list')")
     _add_filters(restore)
@@ -174,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("file", nargs="?", metavar="FILE", help="archive; '-' reads stdin")
     verify.add_argument("--source", metavar="DSN", help="the source database")
     verify.add_argument("--target", metavar="DSN", help="the migrated target database")
+    verify.add_argument("--portable", action="store_true",
+                        help="compare logically, as after a portable restore: leave out "
+                        "TimescaleDB's catalog ids and internal tables, compare chunks by "
+                        "their rows (automatic when the TimescaleDB versions differ)")
     _add_common(verify)
     verify.set_defaults(func=_run_verify)
 

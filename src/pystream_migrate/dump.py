@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import sql
 
-from pystream_migrate import __version__
+from pystream_migrate import __version__, portable
 from pystream_migrate.archive import ArchiveWriter
 from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.catalog import Catalog, read_catalog
@@ -64,6 +64,7 @@ class DumpOptions:
     verbose: int = 0
     progress: str = "none"
     selection: Selection = field(default_factory=Selection)
+    portable: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DumpOptions:
@@ -79,6 +80,7 @@ class DumpOptions:
             verbose=getattr(args, "verbose", 0),
             progress=getattr(args, "progress", "none"),
             selection=selection_from_args(args),
+            portable=getattr(args, "portable", False),
         )
 
 
@@ -335,6 +337,8 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, readers, opts,
                                                                     log)
     entries = annotate(catalog.entries, roles)
+    if opts.portable:  # portable mode (portable/): TimescaleDB objects as API steps
+        entries = portable.dump_entries(leader, roles, entries)
     if opts.schema_only:
         # TimescaleDB's catalog is part of the schema: without it a hypertable would
         # come back as a plain table with orphaned chunks.
@@ -356,6 +360,7 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
         "tool_version": __version__,
         "source": {**facts, "timescaledb": tsinfo.version,
                    "timescaledb_license": tsinfo.license},
+        "portable": opts.portable,
         "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,
                     "copy_format": opts.copy_format, "compress": opts.compress},
         "unsupported": [u.to_json() for u in catalog.unsupported],

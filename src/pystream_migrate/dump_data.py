@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import psycopg
 from psycopg import pq, sql
 
+from pystream_migrate import portable
 from pystream_migrate.archive import ArchiveWriter, EntryStats, EntryWriter
 from pystream_migrate.batching import DUMP_BATCH_BYTES, DUMP_BATCH_ENTRIES, SMALL_ENTRY
 from pystream_migrate.connection import connect
@@ -72,6 +73,8 @@ def close_readers(futures: list[Future[psycopg.Connection]]) -> None:
 
 
 def _copy_of(entry: TocEntry) -> tuple[sql.Composable, TocEntry]:
+    if entry.info.get("portable_rows"):  # portable mode: a chunk's rows, decompressed
+        return portable.rows_statement(entry, entry.copy_format), entry
     # Table form: reads only this table's own heap (never a compressed chunk's rows twice).
     assert entry.copy is not None
     return copy_statement(entry.copy, to_stdout=True,

@@ -280,7 +280,8 @@ def check_versions(source_version: str | None, target: TimescaleInfo) -> None:
     raise PreconditionFailed(
         f"TimescaleDB version mismatch: the archive was dumped from {source_version}, "
         f"the target has {target.version}",
-        hint=f"the archive restores only into TimescaleDB {source_version}; {remedy}",
+        hint=f"the archive restores only into TimescaleDB {source_version}; {remedy}; "
+        "or dump again with 'dump --portable', whose archive restores into any version",
     )
 
 
@@ -299,7 +300,8 @@ def missing_version(source_version: str, available: list[str], where: str) -> Pr
         f"TimescaleDB version mismatch: the archive needs {source_version}, the target "
         f"{where} offers {', '.join(available)}; the archive restores only into "
         f"TimescaleDB {source_version}",
-        hint=hint,
+        hint=hint + "; or dump again with 'dump --portable', whose archive restores into "
+        "any version",
     )
 
 

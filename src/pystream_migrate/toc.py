@@ -168,10 +168,11 @@ class TocEntry:
             "tablespace": self.tablespace,
             "deps": sorted(self.deps),
             "copy": self.copy.to_json() if self.copy else None,
-            "info": {**self.info, **self._typed_info()},
+            "info": {**self.info, **self.typed_info()},
         }
 
-    def _typed_info(self) -> dict[str, Any]:
+    def typed_info(self) -> dict[str, Any]:
+        """The typed fields that differ from their defaults, as the archive's "info" keys."""
         out: dict[str, Any] = {}
         for name, default in TYPED_INFO.items():
             value = getattr(self, name)

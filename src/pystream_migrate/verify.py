@@ -5,6 +5,12 @@ their hypertable, so it never locks every chunk at once) and compares row counts
 order-independent content fingerprint; then sequence values and TimescaleDB's view of
 hypertables, dimensions and chunks, and, where the server has them, compression
 settings, continuous aggregates and jobs.
+
+Between two TimescaleDB versions, or after a portable restore (``--portable``), the
+comparison is logical: TimescaleDB's catalog tables and internal hypertables (whose rows
+and names carry catalog ids that legitimately differ) are left out, chunks are compared
+by their rows read decompressed, and TimescaleDB's objects by their names and settings
+(catalog/sql/portable_verify_*.sql).
 """
 
 from __future__ import annotations
@@ -47,8 +53,9 @@ def _reader(dsn: str) -> psycopg.Connection:
 
 
 def _fingerprint(conn: psycopg.Connection, schema: str, name: str,
-                 where: str | None) -> TableFingerprint:
-    query = sql.SQL(_FINGERPRINT).format(sql.Identifier(schema, name))
+                 where: str | None, decompressed: bool = False) -> TableFingerprint:
+    text = _FINGERPRINT.replace(" ONLY ", " ") if decompressed else _FINGERPRINT
+    query = sql.SQL(text).format(sql.Identifier(schema, name))
     if where:
         query = sql.SQL("{} WHERE {}").format(query, sql.SQL(where))
     row = conn.execute(query).fetchone()
@@ -70,20 +77,24 @@ def _timescale_empty_roots(conn: psycopg.Connection) -> set[tuple[str, str]]:
     return roots
 
 
-def database_fingerprints(dsn: str, jobs: int = 2) -> dict[str, TableFingerprint]:
+def database_fingerprints(dsn: str, jobs: int = 2,
+                          logical: bool = False) -> dict[str, TableFingerprint]:
     """``schema.table`` -> fingerprint for every table a migration carries."""
     with _reader(dsn) as conn:
-        skip = _timescale_empty_roots(conn)
-        tables = [t for t in fetch_all(conn, "verify_tables")
-                  if (t["schema"], t["name"]) not in skip]
+        if logical:
+            tables = fetch_all(conn, "portable_verify_tables")
+        else:
+            skip = _timescale_empty_roots(conn)
+            tables = [t for t in fetch_all(conn, "verify_tables")
+                      if (t["schema"], t["name"]) not in skip]
     result: dict[str, TableFingerprint] = {}
 
     def work(part: list[dict[str, str]]) -> dict[str, TableFingerprint]:
         out = {}
         with _reader(dsn) as c:
             for t in part:
-                out[f"{t['schema']}.{t['name']}"] = _fingerprint(c, t["schema"], t["name"],
-                                                                  t["filter"])
+                out[f"{t['schema']}.{t['name']}"] = _fingerprint(
+                    c, t["schema"], t["name"], t["filter"], bool(t.get("decompressed")))
         return out
 
     parts = [tables[i::jobs] for i in range(jobs)]
@@ -117,13 +128,15 @@ _TIMESCALE_VIEWS = (
 )
 
 
-def timescale_state(dsn: str) -> list[tuple[str, str]]:
+def timescale_state(dsn: str, logical: bool = False) -> list[tuple[str, str]]:
     with _reader(dsn) as conn:
         has = conn.execute(
             "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'"
         ).fetchone()
         if not has:
             return []
+        if logical:
+            return [(r["what"], r["item"]) for r in fetch_all(conn, "portable_verify_timescale")]
         state = [(r["what"], r["item"]) for r in fetch_all(conn, "verify_timescale")]
         for query, view in _TIMESCALE_VIEWS:
             row = conn.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
@@ -163,10 +176,25 @@ def compare_databases(source: str, target: str, jobs: int = 2) -> list[str]:
     return compare(source, target, jobs).diffs
 
 
-def compare(source: str, target: str, jobs: int = 2) -> Comparison:
-    """Compare source and target; the differences and what was compared."""
+def _timescaledb_version(dsn: str) -> str | None:
+    with _reader(dsn) as conn:
+        row = conn.execute("SELECT extversion FROM pg_catalog.pg_extension "
+                           "WHERE extname = 'timescaledb'").fetchone()
+        return str(row[0]) if row else None
+
+
+def compare(source: str, target: str, jobs: int = 2, logical: bool | None = None) -> Comparison:
+    """Compare source and target; the differences and what was compared.
+
+    ``logical`` (see the module docstring) defaults to whether the two databases have
+    different TimescaleDB versions.
+    """
+    if logical is None:
+        va, vb = _timescaledb_version(source), _timescaledb_version(target)
+        logical = va is not None and vb is not None and va != vb
     diffs: list[str] = []
-    src, tgt = database_fingerprints(source, jobs), database_fingerprints(target, jobs)
+    src = database_fingerprints(source, jobs, logical)
+    tgt = database_fingerprints(target, jobs, logical)
     for name in sorted(src.keys() | tgt.keys()):
         a, b = src.get(name), tgt.get(name)
         if a is None:
@@ -178,11 +206,14 @@ def compare(source: str, target: str, jobs: int = 2) -> Comparison:
         elif a.digest != b.digest:
             diffs.append(f"table {name}: same row count ({a.rows}) but different content")
     sa, sb = sequence_values(source), sequence_values(target)
+    if logical:  # TimescaleDB's own sequences hand out its catalog ids
+        sa, sb = ({k: v for k, v in d.items() if not k.startswith("_timescaledb_")}
+                  for d in (sa, sb))
     for name in sorted(sa.keys() | sb.keys()):
         if sa.get(name) != sb.get(name):
             diffs.append(f"sequence {name}: {sa.get(name)} on the source, "
                          f"{sb.get(name)} on the target")
-    state_a, state_b = timescale_state(source), timescale_state(target)
+    state_a, state_b = timescale_state(source, logical), timescale_state(target, logical)
     ta, tb = set(state_a), set(state_b)
     for what, item in sorted(ta - tb):
         diffs.append(f"timescaledb {what} missing on the target: {item}")
@@ -204,7 +235,7 @@ def run_verify(args: argparse.Namespace) -> int:
         return 0
     if not (args.source and args.target):
         raise UsageError("verify needs an archive FILE, or both --source and --target")
-    result = compare(args.source, args.target)
+    result = compare(args.source, args.target, logical=True if args.portable else None)
     for line in result.diffs:
         print(line)
     if result.diffs:

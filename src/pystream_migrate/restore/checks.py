@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from pystream_migrate import connection, timescale
+from pystream_migrate import connection, portable, timescale
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target, parse_dsn, with_dbname
 from pystream_migrate.errors import PreconditionFailed
@@ -92,6 +92,11 @@ def ensure_timescaledb(ctx: RestoreContext, leader: psycopg.Connection) -> None:
     """Create the archive's TimescaleDB version in an empty target, or check the target's."""
     src_version = ctx.source.get("timescaledb")
     if not src_version:
+        return
+    if ctx.portable_mode:  # portable mode: any version, through its API
+        ctx.portable = portable.prepare(leader, ctx.entries, _extension_schema(ctx),
+                                        resume=ctx.opts.resume,
+                                        decompress=ctx.opts.decompress)
         return
     where = describe_target(ctx.opts.dsn)
     info = timescale.extension_info(leader)

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from pystream_migrate import portable
 from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import Progress, make_progress
@@ -61,6 +62,9 @@ class RestoreContext:
                                 and e.info.get("oid") is not None}
         # TimescaleDB's catalog tables' entries, and whether their load has begun and not
         # (yet, or ever) completed: half a catalog must not go live (restoring_mode.leave).
+        # Portable mode (portable/): no TimescaleDB catalog, no restoring mode.
+        self.portable_mode = portable.archive_mode(self.header, opts.mode) == "portable"
+        self.portable: portable.PortableRestore | None = None
         self.catalog_ids: set[int] = set()
         self.catalog_incomplete = False
         self.failed: dict[int, str] = {}  # entry id -> its line in the final report

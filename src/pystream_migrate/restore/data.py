@@ -63,7 +63,7 @@ def freeze(ctx: RestoreContext, e: TocEntry) -> bool:
     Not for TimescaleDB's catalog (CREATE EXTENSION put rows there), and not with
     --data-only, where the tables and any rows in them are the user's.
     """
-    if e.extconfig or ctx.opts.data_only:
+    if e.extconfig or e.info.get("no_freeze") or ctx.opts.data_only:
         return False
     return ctx.size(e) >= FREEZE_MIN
 

@@ -16,7 +16,7 @@ import sys
 
 import psycopg
 
-from pystream_migrate import timescale
+from pystream_migrate import portable, timescale
 from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.connection import connect
 from pystream_migrate.errors import MigrateError
@@ -103,6 +103,9 @@ def _run(ctx: RestoreContext) -> None:
         if after:
             ctx.progress.phase("foreign keys to hypertables", total_entries=len(after))
             ddl.run_in_order(ctx, leader, after)
+        if ctx.portable is not None and not ctx.result.errors:  # portable mode
+            for w in portable.finish(leader, ctx.entries, ctx.portable):
+                print(f"pystream-migrate: warning: {w}", file=sys.stderr)
         if not ctx.result.errors:
             state.drop(leader)
     finally:
@@ -133,6 +136,8 @@ def _restore_body(ctx: RestoreContext, leader: psycopg.Connection) -> list[TocEn
     ddl.run_in_order(ctx, leader, pre)
     ddl.extension_comments(ctx, leader, pre)
     ctx.log(f"pre-data: {len(pre)} entries")
+    if ctx.portable is not None:  # portable mode: thresholds, on empty tables
+        portable.before_data(leader, ctx.entries, ctx.portable)
     data = [e for e in ctx.entries if e.section is Section.DATA and ctx.todo(e)]
     post = [e for e in ctx.entries if e.section is Section.POST_DATA and ctx.todo(e)]
     after = [e for e in post if _references_hypertable(ctx, e)]

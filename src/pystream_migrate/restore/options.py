@@ -35,6 +35,8 @@ class RestoreOptions:
     selection: Selection = field(default_factory=Selection)
     verbose: int = 0
     progress: str = "none"
+    mode: str | None = None  # --mode: catalog or portable (default: the archive's)
+    decompress: bool = False  # portable mode: compressed chunks load uncompressed
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> RestoreOptions:
@@ -53,6 +55,7 @@ class RestoreOptions:
             verify_archive=not getattr(a, "skip_archive_check", False),
             selection=selection_from_args(a),
             progress=getattr(a, "progress", "none"),
+            mode=getattr(a, "mode", None), decompress=getattr(a, "decompress", False),
         )
 
 

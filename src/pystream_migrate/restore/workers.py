@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 import psycopg
 
+from pystream_migrate import portable
 from pystream_migrate.batching import RESTORE_BATCH_BYTES, RESTORE_BATCH_ENTRIES, SMALL_ENTRY
 from pystream_migrate.connection import connect
 from pystream_migrate.pool import WorkerPool
@@ -138,6 +139,8 @@ class Dispatch:
         self._conns.append(conn)
         try:
             configure_writer(conn, durable_commits=False)
+            if self.ctx.portable is not None:  # portable mode: load without invalidations
+                portable.prepare_loader(conn, self.ctx.portable)
             while True:
                 batch = self._take()
                 if not batch:
