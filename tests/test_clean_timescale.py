@@ -48,6 +48,20 @@ def _full_source_with_bulk(dsn: str) -> None:
     """)
 
 
+def _dumped(source: str, tmp_path: Path) -> Path:
+    """The full source with bulk data, dumped with -j 2."""
+    _full_source_with_bulk(source)
+    archive = tmp_path / "db.psm"
+    dump(source, archive, "-j", "2")
+    return archive
+
+
+def _start_restore(target: str, archive: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target, "-f",
+         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+
+
 def _assert_same(source: str, target: str) -> None:
     assert_same_data(source, target)
     assert_same_timescale_views(source, target)
@@ -59,9 +73,7 @@ def _assert_same(source: str, target: str) -> None:
 @pytest.mark.parametrize("if_exists", [False, True], ids=["clean", "clean-if-exists"])
 def test_clean_over_a_complete_timescale_target(source_db: str, target_db: str,
                                                 tmp_path: Path, if_exists: bool) -> None:
-    _full_source_with_bulk(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive, "-j", "2")
+    archive = _dumped(source_db, tmp_path)
     restore(target_db, archive, "-j", "2")
     flags = ["--clean", "--if-exists"] if if_exists else ["--clean"]
     res = restore(target_db, archive, "-j", "2", *flags, check=False)
@@ -72,12 +84,8 @@ def test_clean_over_a_complete_timescale_target(source_db: str, target_db: str,
 
 def test_clean_after_a_killed_timescale_restore(source_db: str, target_db: str,
                                                 tmp_path: Path) -> None:
-    _full_source_with_bulk(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive, "-j", "2")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
-         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    archive = _dumped(source_db, tmp_path)
+    proc = _start_restore(target_db, archive)
     _wait_for_progress(target_db, proc, minimum=40)
     proc.kill()
     proc.communicate(timeout=120)
@@ -113,9 +121,7 @@ def _untrap(target: str) -> None:
 def test_a_failed_catalog_load_is_undone_and_resumable(source_db: str, target_db: str,
                                                        tmp_path: Path) -> None:
     """Half a catalog must not go live: TimescaleDB's retention job segfaults on it."""
-    _full_source_with_bulk(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive, "-j", "2")
+    archive = _dumped(source_db, tmp_path)
     _trap_catalog_load(target_db, source_db, "RAISE EXCEPTION 'refused by the test'")
     started = scalar(target_db, "SELECT pg_postmaster_start_time()")
     res = restore(target_db, archive, "-j", "2", check=False)
@@ -133,13 +139,9 @@ def test_a_failed_catalog_load_is_undone_and_resumable(source_db: str, target_db
 def test_clean_after_a_restore_killed_inside_the_catalog_load(source_db: str, target_db: str,
                                                               tmp_path: Path) -> None:
     """SIGKILL while the catalog loads: half of it stays, TimescaleDB's drops would fail."""
-    _full_source_with_bulk(source_db)
-    archive = tmp_path / "db.psm"
-    dump(source_db, archive, "-j", "2")
+    archive = _dumped(source_db, tmp_path)
     _trap_catalog_load(target_db, source_db, "PERFORM pg_sleep(60)")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pystream_migrate", "restore", "-d", target_db, "-f",
-         str(archive), "-j", "2"], stderr=subprocess.PIPE)
+    proc = _start_restore(target_db, archive)
     deadline = time.monotonic() + 120
     while not scalar(target_db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
                                 "'COPY \"_timescaledb_catalog\".\"dimension\"%'"):
