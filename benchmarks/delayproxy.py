@@ -110,8 +110,7 @@ class _Link:
 
 # Statement kinds a turn is classified by: the first words of its query, in this order.
 _KINDS = [(b"BEGIN", "BEGIN"), (b"COMMIT", "COMMIT"), (b"ROLLBACK", "ROLLBACK"),
-          (b"COPY", "COPY"), (b"INSERT INTO \"_pystream_migrate\".\"done\"", "resume record"),
-          (b"INSERT INTO _pystream_migrate.done", "resume record"),
+          (b"COPY", "COPY"), (b"INSERT INTO \"_pystream_migrate\".done", "resume record"),
           (b"ANALYZE", "ANALYZE"), (b"CREATE INDEX", "CREATE INDEX"),
           (b"CREATE UNIQUE INDEX", "CREATE INDEX"), (b"ALTER TABLE", "ALTER TABLE"),
           (b"CREATE TABLE", "CREATE TABLE"), (b"SELECT", "SELECT"), (b"SET", "SET"),
@@ -140,8 +139,8 @@ def turn_kind(data: bytes) -> str:
         return "connection (start-up)"
     else:
         return f"message {tag!r}"
-    text = text.rstrip(b"\0").lstrip()
-    kind = next((k for prefix, k in _KINDS if text.upper().startswith(prefix)),
+    text = text.split(b"\0", 1)[0].lstrip()
+    kind = next((k for prefix, k in _KINDS if text.upper().startswith(prefix.upper())),
                 b" ".join(text.split()[:2]).decode("utf-8", "replace")[:40])
     return kind + (" script" if b";" in text.rstrip(b"\0; \n") else "")
 

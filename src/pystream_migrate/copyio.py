@@ -1,5 +1,6 @@
 """COPY in both directions: the one statement builder, COPY-out at libpq's speed, COPY-in,
-and statements sent straight through libpq.
+and statements sent straight through libpq: scripts of several statements as one query,
+COPY TO STDOUT (``run_script``) or COPY FROM STDIN (``run_in_script``) among them.
 
 Every ``COPY`` the tool sends is built by :func:`copy_statement`: the table form
 ``COPY t (cols)`` (a table's own heap only, never a compressed chunk's rows twice), or for
