@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pystream_migrate.restore.staging import keyed
 from tests.migrate_support import assert_same_data, cli, dump, restore, scalar
 from tests.test_restore_options import PICKY_SQL, _lines, _refusing_target
 
@@ -150,3 +151,9 @@ def test_a_restore_killed_mid_batch_resumes_each_row_once(make_db, tmp_path: Pat
     restore(target, path, "--resume", "-j", "2")
     assert scalar(target, "SELECT count(*) FROM public.h") == 800
     assert_same_data(source, target)
+
+
+def test_each_copy_line_gets_its_key() -> None:
+    assert keyed(7, b"a\tb\\nc\n\\N\tx\n") == b"7\ta\tb\\nc\n7\t\\N\tx\n"
+    assert keyed(12, b"last line without newline") == b"12\tlast line without newline\n"
+    assert keyed(1, b"") == b""
