@@ -27,7 +27,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 READ_SIZE = 1 << 20
 DEFAULT_MAX_SECONDS = 3600.0
@@ -39,6 +39,8 @@ class Counts:
     turns: int = 0  # request/response round trips, summed over connections
     bytes_up: int = 0  # client -> server
     bytes_down: int = 0  # server -> client
+    # With DelayProxy(log_turns=True): what each turn started with, by kind (turn_kind).
+    kinds: dict[str, int] = field(default_factory=dict)
 
 
 def _loopback(host: str) -> str:
@@ -98,17 +100,61 @@ class _Link:
             c.bytes_up += len(data)
             if not self.last_up:
                 c.turns += 1
+                if self.proxy.log_turns:
+                    kind = turn_kind(data)
+                    c.kinds[kind] = c.kinds.get(kind, 0) + 1
         else:
             c.bytes_down += len(data)
         self.last_up = up
 
 
+# Statement kinds a turn is classified by: the first words of its query, in this order.
+_KINDS = [(b"BEGIN", "BEGIN"), (b"COMMIT", "COMMIT"), (b"ROLLBACK", "ROLLBACK"),
+          (b"COPY", "COPY"), (b"INSERT INTO \"_pystream_migrate\".done", "resume record"),
+          (b"ANALYZE", "ANALYZE"), (b"CREATE INDEX", "CREATE INDEX"),
+          (b"CREATE UNIQUE INDEX", "CREATE INDEX"), (b"ALTER TABLE", "ALTER TABLE"),
+          (b"CREATE TABLE", "CREATE TABLE"), (b"SELECT", "SELECT"), (b"SET", "SET"),
+          (b"TRUNCATE", "TRUNCATE"), (b"WITH", "SELECT")]
+
+
+def turn_kind(data: bytes) -> str:
+    """What a turn (the client's first bytes after the server spoke) asks for.
+
+    A simple query ('Q') or a Parse ('P') by its first words (a script of several
+    statements counts as its first one, with \"script\" added); COPY data sent after a
+    CopyInResponse is \"COPY data\"; the rest by message type.
+    """
+    if not data:
+        return "?"
+    tag = data[:1]
+    if tag == b"Q":
+        text = data[5:]
+    elif tag == b"P":
+        text = data[5:].split(b"\0", 1)[-1]
+    elif tag in (b"d", b"c"):
+        return "COPY data"
+    elif tag == b"p":
+        return "connection (auth)"
+    elif len(data) >= 8 and data[:1] == b"\0":
+        return "connection (start-up)"
+    else:
+        return f"message {tag!r}"
+    text = text.split(b"\0", 1)[0].lstrip()
+    kind = next((k for prefix, k in _KINDS if text.upper().startswith(prefix.upper())),
+                b" ".join(text.split()[:2]).decode("utf-8", "replace")[:40])
+    return kind + (" script" if b";" in text.rstrip(b"\0; \n") else "")
+
+
 class DelayProxy:
-    """The proxy; ``start()`` runs it on a daemon thread and returns the listening port."""
+    """The proxy; ``start()`` runs it on a daemon thread and returns the listening port.
+
+    With ``log_turns``, :attr:`Counts.kinds` counts turns by what they ask (:func:`turn_kind`).
+    """
 
     def __init__(self, upstream_port: int, one_way_ms: float, *,
                  upstream_host: str = "127.0.0.1",
-                 max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+                 max_seconds: float = DEFAULT_MAX_SECONDS, log_turns: bool = False) -> None:
+        self.log_turns = log_turns
         self.upstream = (_loopback(upstream_host), upstream_port)
         self.one_way_s = one_way_ms / 1000.0
         self.max_seconds = max_seconds

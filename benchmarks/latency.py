@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="pystream-migrate operations to run (default dump,restore,pipe)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--no-pg", action="store_true", help="run pystream-migrate only")
+    p.add_argument("--breakdown", action="store_true",
+                   help="count round trips by statement kind (delayproxy.turn_kind)")
     p.add_argument("--dsn", help="an existing superuser DSN instead of a throwaway cluster")
     p.add_argument("--label", default="this-machine")
     p.add_argument("--out", default=str(HERE / "results"))
@@ -139,7 +141,8 @@ def measure(a: argparse.Namespace, admin_dsn: str, rtts: list[tuple[float, int, 
                 "jobs": a.jobs, "rtts": rtts, "machine": machine, "dataset": dataset,
                 "measurements": results, "summary": summarise(results, rtts)}
 
-    with DelayProxy(upstream, 0.0, max_seconds=PROXY_MAX_SECONDS) as proxy:
+    with DelayProxy(upstream, 0.0, max_seconds=PROXY_MAX_SECONDS,
+                    log_turns=a.breakdown) as proxy:
         b = bench.Bench(admin_dsn, a.jobs, work, pg, route=routed(proxy.port))
         fc, psm = work / "db.dump", work / "db.psm"
         # Archives for the restores of rounds that skip the dumps: made once, locally.
@@ -163,6 +166,8 @@ def measure(a: argparse.Namespace, admin_dsn: str, rtts: list[tuple[float, int, 
                                     "connections": counts.connections,
                                     "bytes_up": counts.bytes_up,
                                     "bytes_down": counts.bytes_down,
+                                    "turn_kinds": dict(sorted(counts.kinds.items(),
+                                                              key=lambda kv: -kv[1])),
                                     **asdict(m), "correct": m.correct})
                     ok = "" if m.correct is None else ("  correct" if m.correct
                                                        else "  INCORRECT")
@@ -281,7 +286,21 @@ def markdown(report: dict[str, Any]) -> str:
               "pg_restore of that round. A pg_restore includes CREATE EXTENSION, "
               "timescaledb_pre_restore() and timescaledb_post_restore() (through the proxy); "
               "pystream-migrate restore includes its checks and ANALYZE.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + breakdown(report["measurements"]))
+
+
+def breakdown(results: list[dict[str, Any]]) -> list[str]:
+    """Round trips by statement kind (``--breakdown``), one line per measurement."""
+    lines = []
+    for r in results:
+        if r.get("turn_kinds"):
+            kinds = ", ".join(f"{k} {n}" for k, n in r["turn_kinds"].items())
+            lines.append(f"- {OPS[r['key']][0]}, {r['rtt_ms']:g} ms, round {r['round'] + 1}: "
+                         f"{kinds}")
+    if lines:
+        lines = ["Round trips by what each turn started with (`--breakdown`; \"script\": "
+                 "several statements sent as one query, named by the first):", "", *lines, ""]
+    return lines
 
 
 if __name__ == "__main__":

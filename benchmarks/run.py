@@ -116,12 +116,14 @@ def cache_source_fingerprints(source_dsn: str) -> None:
     original = verify.database_fingerprints
     cache: dict[str, dict[str, verify.TableFingerprint]] = {}
 
-    def cached(dsn: str, jobs: int = 2) -> dict[str, verify.TableFingerprint]:
+    def cached(dsn: str, jobs: int = 2,
+               logical: bool = False) -> dict[str, verify.TableFingerprint]:
         if dsn != source_dsn:
-            return original(dsn, jobs)
-        if dsn not in cache:
-            cache[dsn] = original(dsn, jobs)
-        return cache[dsn]
+            return original(dsn, jobs, logical)
+        key = f"{logical}:{dsn}"
+        if key not in cache:
+            cache[key] = original(dsn, jobs, logical)
+        return cache[key]
 
     verify.database_fingerprints = cached  # type: ignore[assignment]
 

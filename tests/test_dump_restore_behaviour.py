@@ -275,7 +275,7 @@ def test_a_dropped_worker_connection_fails_clearly(source_db: str, target_db: st
     while not killed and time.monotonic() < deadline and proc.poll() is None:
         killed = int(scalar(target_db, (  # type: ignore[arg-type]
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'pystream-migrate' AND query LIKE 'COPY %FROM STDIN%' "
+            "WHERE application_name = 'pystream-migrate' AND query LIKE '%COPY %FROM STDIN%' "
             # A worker's COPY: not the leader's load of TimescaleDB's catalog, whose
             # failure also undoes the catalog (a second error line, tested elsewhere).
             "AND query NOT LIKE '%\\_timescaledb\\_catalog%' "

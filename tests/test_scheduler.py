@@ -145,3 +145,23 @@ def test_a_failure_outside_the_scheduler_skips_what_needs_it_unless_taken() -> N
     s.finish(1, ok=True)
     s.finish(2, ok=True)
     assert run_serially(s) == [3]
+
+
+def test_group_limits_set_each_groups_batch_size() -> None:
+    items = [item(i, size=10, small=True, group="data") for i in range(1, 6)]
+    items += [item(i, size=10, small=True) for i in range(11, 16)]
+    s = Scheduler(items, batch_entries=2, group_limits={"data": (4, 1000)})
+    batches = [ids(s.take()) for _ in range(5)]
+    assert [1, 2, 3, 4] in batches and [11, 12] in batches
+
+
+def test_a_partial_batch_of_a_patient_group_waits_while_other_work_is_ready() -> None:
+    items = [item(-i, size=50, small=True, group="analyze") for i in range(1, 3)]
+    items += [item(10, size=1, small=True, group="data")]
+    s = Scheduler(items, patient=frozenset({"analyze"}), group_limits={"analyze": (4, 1000)})
+    assert ids(s.take()) == [10]  # smaller, but the two ANALYZE items wait for company
+    assert ids(s.take()) == [-2, -1]  # nothing else to do: they go as they are
+    full = Scheduler([item(-i, size=50, small=True, group="analyze") for i in range(1, 5)]
+                     + [item(10, size=1, small=True, group="data")],
+                     patient=frozenset({"analyze"}), group_limits={"analyze": (4, 1000)})
+    assert ids(full.take()) == [-4, -3, -2, -1]  # a full batch goes first, largest first

@@ -1,5 +1,6 @@
 """COPY in both directions: the one statement builder, COPY-out at libpq's speed, COPY-in,
-and statements sent straight through libpq.
+and statements sent straight through libpq: scripts of several statements as one query,
+COPY TO STDOUT (``run_script``) or COPY FROM STDIN (``run_in_script``) among them.
 
 Every ``COPY`` the tool sends is built by :func:`copy_statement`: the table form
 ``COPY t (cols)`` (a table's own heap only, never a compressed chunk's rows twice), or for
@@ -19,7 +20,7 @@ they wait for the server, and stall every other worker thread. Waiting happens i
 from __future__ import annotations
 
 import select
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import psycopg
 from psycopg import pq, sql
@@ -66,6 +67,92 @@ def copy_in(conn: psycopg.Connection, spec: CopySpec, chunks: Iterable[bytes], *
             for data in chunks:
                 copy.write(data)
         return cur.rowcount if cur.rowcount >= 0 else 0
+
+
+# A statement of a script for run_in_script: with the data of its COPY FROM STDIN, or None.
+ScriptStatement = tuple[sql.Composable, Iterable[bytes] | None]
+
+
+def run_in_script(conn: psycopg.Connection, statements: Sequence[ScriptStatement],
+                  tail: Sequence[sql.Composable] = ()) -> list[int]:
+    """Run statements sent as one query, COPY FROM STDIN among them; each one's row count.
+
+    The whole script costs one round trip, plus one per COPY (libpq hands over a COPY's
+    data only once the server has asked for it): ``BEGIN; COPY ...; INSERT ...; COMMIT``
+    loads a table in two instead of five. Each of ``statements`` is one statement; one
+    with data is a ``COPY ... FROM STDIN``, whose bytes are sent when the server reaches
+    it. Its count is a COPY's or INSERT's rows, 0 for other commands. ``tail`` follows,
+    SQL of any number of statements each (no COPY FROM STDIN), checked but not counted.
+    The first error stops the rest and is raised as psycopg would raise it; an error
+    raised by a data iterator (a broken archive) ends that COPY with a CopyFail and is
+    raised after the server's answer is read. Either way the connection is usable again,
+    but inside a failed transaction if the script began one: the caller rolls back.
+    """
+    pgconn = conn.pgconn
+    _send(pgconn, b";\n".join([*(st.as_bytes(conn) for st, _ in statements),
+                               *(st.as_bytes(conn) for st in tail)]))
+    counts: list[int] = []
+    for _, data in statements:
+        result = _result(pgconn)
+        if result is not None and result.status == pq.ExecStatus.COPY_IN:
+            failure = _copy_data_in(pgconn, data if data is not None else _unexpected())
+            result = _result(pgconn)
+            if failure is not None:
+                _drain(pgconn)
+                raise failure
+        counts.append(_rows(_checked(conn, result)))
+    while (result := _result(pgconn)) is not None:
+        if result.status == pq.ExecStatus.COPY_IN:
+            _copy_data_in(pgconn, _unexpected())
+            continue
+        _checked(conn, result)
+    return counts
+
+
+def _unexpected() -> Iterator[bytes]:
+    raise psycopg.ProgrammingError("a statement of the script asked for COPY data")
+    yield b""  # pragma: no cover - makes this a generator
+
+
+def _checked(conn: psycopg.Connection, result: pq.abc.PGresult | None) -> bytes:
+    """A result's command tag; an error result (or none) is raised."""
+    if result is None or result.status not in (pq.ExecStatus.COMMAND_OK,
+                                               pq.ExecStatus.TUPLES_OK,
+                                               pq.ExecStatus.EMPTY_QUERY):
+        _raise(conn, result, "result")
+    assert result is not None
+    return result.command_status or b""
+
+
+def _copy_data_in(pgconn: pq.abc.PGconn, data: Iterable[bytes]) -> BaseException | None:
+    """Send one COPY's data and its end; the iterator's error, if it raised (CopyFail)."""
+    failure: BaseException | None = None
+    try:
+        for chunk in data:
+            while pgconn.put_copy_data(chunk) == 0:  # libpq's buffer is full
+                _flush(pgconn)
+    except Exception as exc:
+        failure = exc
+    error = f"the data could not be read: {failure}".encode() if failure is not None else None
+    while pgconn.put_copy_end(error) == 0:
+        _flush(pgconn)
+    _flush(pgconn)
+    return failure
+
+
+def _flush(pgconn: pq.abc.PGconn) -> None:
+    """Send what libpq holds, reading what the server sends meanwhile (nothing blocks)."""
+    while pgconn.flush() != 0:
+        readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [])
+        if readable:
+            pgconn.consume_input()
+
+
+def _rows(status: bytes) -> int:
+    """The row count of a COPY or INSERT command tag (``COPY 5``, ``INSERT 0 5``), else 0."""
+    if status.startswith((b"COPY ", b"INSERT ")):
+        return int(status.split()[-1])
+    return 0
 
 
 def _wait_readable(pgconn: pq.abc.PGconn) -> None:
@@ -173,5 +260,4 @@ def _one_copy(conn: psycopg.Connection, sink: Callable[[bytes], None]) -> int:
     if final is None or final.status != pq.ExecStatus.COMMAND_OK:
         _raise(conn, final, "final result")
     assert final is not None
-    status = final.command_status or b""
-    return int(status.split()[-1]) if status.startswith(b"COPY ") else 0
+    return _rows(final.command_status or b"")

@@ -16,8 +16,7 @@ carried as extension configuration data (see docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -389,17 +388,14 @@ class CatalogLoader:
         ).fetchone()
         self.allowed = bool(row and row[0])
 
-    @contextmanager
-    def table(self, schema: str | None, name: str) -> Iterator[None]:
-        """Around the load of one table's rows (outside a transaction)."""
-        replica = self.allowed and (schema, name) not in self.with_triggers
-        if replica:
-            self.conn.execute("SET session_replication_role = replica")
-        try:
-            yield
-        finally:
-            if replica and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                self.conn.execute("RESET session_replication_role")
+    def setting(self, schema: str | None, name: str) -> sql.Composable | None:
+        """The statement to run before one table's load, in the transaction that loads
+        it (after another table's, in the same transaction), if any."""
+        if not self.allowed:
+            return None
+        if (schema, name) in self.with_triggers:
+            return sql.SQL("SET LOCAL session_replication_role = DEFAULT")
+        return sql.SQL("SET LOCAL session_replication_role = replica")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from pystream_migrate.copyio import execute_raw
 from pystream_migrate.restore import state
 from pystream_migrate.restore.context import RestoreContext
 from pystream_migrate.toc import TocEntry
@@ -25,16 +26,17 @@ def run(ctx: RestoreContext, conn: psycopg.Connection, tables: list[TocEntry],
         worker: str) -> set[int]:
     """ANALYZE the tables of these data entries in one statement; the item ids that failed.
 
-    ``conn`` is in autocommit mode: ANALYZE then takes each table in its own transaction.
-    If the statement fails, each table is analyzed on its own, to name the one at fault.
+    The ANALYZE and the tables' resume records go as one query (one round trip), which
+    the server runs as one transaction. If it fails, each table is analyzed on its own,
+    to name the one at fault.
     """
     names = [sql.Identifier(e.copy.schema, e.copy.table) for e in tables if e.copy is not None]
     label = tables[0].label if len(tables) == 1 else \
         f"{tables[0].label} and {len(tables) - 1} more"
     ctx.progress.start_entry(worker, f"ANALYZE {label}")
     try:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(names)))
-        conn.execute(state.mark_sql([item_id(e) for e in tables]))
+        execute_raw(conn, sql.SQL("ANALYZE {}; {}").format(
+            sql.SQL(", ").join(names), state.mark_sql([item_id(e) for e in tables])))
     except psycopg.Error as exc:
         ctx.progress.finish_entry(worker, 0)
         if len(tables) > 1 and not (conn.broken or conn.closed):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import psycopg
+from psycopg import sql
 
+from pystream_migrate.copyio import execute_raw
 from pystream_migrate.errors import ArchiveError
 from pystream_migrate.restore import state
 from pystream_migrate.restore.context import RestoreContext
@@ -57,13 +59,30 @@ def run_in_transaction(ctx: RestoreContext, conn: psycopg.Connection,
 def run_one_by_one(ctx: RestoreContext, conn: psycopg.Connection,
                    batch: Sequence[tuple[TocEntry, Work]], what: str, worker: str) -> set[int]:
     """Each entry in a transaction of its own; one that needs a failed one is skipped."""
+    return one_by_one(ctx, [e for e, _ in batch],
+                      lambda i: run_in_transaction(ctx, conn, [batch[i]], what, worker), worker)
+
+
+def one_by_one(ctx: RestoreContext, entries: Sequence[TocEntry],
+               run: Callable[[int], set[int]], worker: str) -> set[int]:
+    """``run(i)`` for each entry (i: its index), after a failed batch; the ids that failed.
+
+    An entry that needs a failed one is skipped (and recorded) instead.
+    """
     failed: set[int] = set()
-    for e, work in batch:
+    for i, e in enumerate(entries):
         cause = ctx.blocked_by(e)
         if cause is not None:
             ctx.skip(e, cause)
             ctx.progress.finish_entry(worker, 0)
             failed.add(e.id)
             continue
-        failed |= run_in_transaction(ctx, conn, [(e, work)], what, worker)
+        failed |= run(i)
     return failed
+
+
+def rollback(conn: psycopg.Connection) -> None:
+    """End a failed script's transaction, if it began one and the connection still works."""
+    if not (conn.broken or conn.closed) and \
+            conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        execute_raw(conn, sql.SQL("ROLLBACK"))

@@ -13,8 +13,9 @@ import psycopg
 from psycopg import sql
 
 from pystream_migrate.batching import DDL_BATCH
+from pystream_migrate.copyio import execute_raw
 from pystream_migrate.restore import state
-from pystream_migrate.restore.batch import run_in_transaction, run_one_by_one
+from pystream_migrate.restore.batch import rollback, run_one_by_one
 from pystream_migrate.restore.context import RestoreContext
 from pystream_migrate.toc import TocEntry
 
@@ -93,9 +94,8 @@ def run_sql_entries(ctx: RestoreContext, conn: psycopg.Connection, batch: list[T
     the error names the entry at fault.
     """
     work = [(e, functools.partial(_apply, ctx, conn, e)) for e in batch]
-    if len(batch) == 1:
-        return run_in_transaction(ctx, conn, work, "creation", worker)
-    ctx.progress.start_entry(worker, f"{batch[0].label} and {len(batch) - 1} more")
+    more = f" and {len(batch) - 1} more" if len(batch) > 1 else ""
+    ctx.progress.start_entry(worker, f"{batch[0].label}{more}")
     if _run_script(ctx, conn, batch):
         for _ in batch:
             ctx.progress.finish_entry(worker, 0)
@@ -106,17 +106,18 @@ def run_sql_entries(ctx: RestoreContext, conn: psycopg.Connection, batch: list[T
 
 
 def _run_script(ctx: RestoreContext, conn: psycopg.Connection, batch: list[TocEntry]) -> bool:
-    """Run the entries' SQL and their resume record as one script in one transaction.
+    """Run the entries' SQL and their resume record as one script in one transaction,
+    ``BEGIN`` and ``COMMIT`` included: one round trip.
 
     False if it failed: nothing of it stays, and the caller runs the entries one by one
     to name the one at fault (or to report the lost connection).
     """
-    script = "\n".join([*(entry_sql(ctx, e) for e in batch),
-                        state.mark_sql([e.id for e in batch]).as_string(conn)])
+    script = "\n".join(["BEGIN;", *(entry_sql(ctx, e) for e in batch),
+                        state.mark_sql([e.id for e in batch]).as_string(conn) + ";", "COMMIT"])
     try:
-        with conn.transaction():
-            conn.execute(script)  # type: ignore[arg-type]
+        execute_raw(conn, sql.SQL(script))  # type: ignore[arg-type]
     except psycopg.Error:
+        rollback(conn)
         return False
     return True
 

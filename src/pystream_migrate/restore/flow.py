@@ -24,7 +24,7 @@ from pystream_migrate.progress import make_progress
 from pystream_migrate.restore import checks, clean, ddl, restoring_mode, state, stream
 from pystream_migrate.restore.analyze import item_id
 from pystream_migrate.restore.context import RestoreContext
-from pystream_migrate.restore.data import load_catalog_entry
+from pystream_migrate.restore.data import Source, load_catalog
 from pystream_migrate.restore.options import Log, RestoreOptions, RestoreResult
 from pystream_migrate.restore.workers import Dispatch
 from pystream_migrate.session import configure_writer
@@ -170,11 +170,8 @@ def _data_and_post(ctx: RestoreContext, leader: psycopg.Connection, data: list[T
     ctx.catalog_ids = {e.id for e in config if e.info.get("extension") == "timescaledb"}
     ctx.catalog_incomplete = bool(ctx.catalog_ids)
     if ctx.reader.seekable:
-        loader = timescale.CatalogLoader(leader)
-        failed: set[int] = set()
-        for e in config:
-            failed |= load_catalog_entry(ctx, loader, leader, e, ctx.reader.read_entry(e.id)
-                                         if e.copy is not None else iter(()))
+        failed = load_catalog(ctx, timescale.CatalogLoader(leader), leader,
+                              [(e, _reread(ctx, e), None) for e in config])
         ctx.catalog_incomplete = bool(failed & ctx.catalog_ids)
         ctx.log(f"extension catalog: {len(config)} entries loaded serially")
         Dispatch(ctx, others, post, analyze, stream_mode=False).run(feeder=None)
@@ -182,6 +179,11 @@ def _data_and_post(ctx: RestoreContext, leader: psycopg.Connection, data: list[T
         dispatch = Dispatch(ctx, others, post, analyze, stream_mode=True)
         dispatch.run(feeder=lambda: stream.feed(ctx, leader, config, dispatch))
     ctx.log(f"data: {ctx.result.rows} rows")
+
+
+def _reread(ctx: RestoreContext, e: TocEntry) -> Source:
+    """How to read an entry's bytes from the file archive (again, if need be)."""
+    return lambda: ctx.reader.read_entry(e.id) if e.copy is not None else iter(())
 
 
 def _to_analyze(ctx: RestoreContext, data: list[TocEntry]) -> list[TocEntry]:

@@ -15,7 +15,8 @@ so it can be tested with made-up items. The design is pg_restore's parallel rest
   other index builds on the table do not conflict with);
 - among ready items the largest goes first (a post-data item weighs its table's data),
   so that the long tail starts early;
-- small items (``batchable``) of one ``group`` share a batch, up to a count and a size.
+- small items (``batchable``) of one ``group`` share a batch, up to a count and a size
+  (``group_limits`` per group).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class Scheduler:
     failed_before: Collection[int] = ()
     batch_entries: int = 16
     batch_bytes: int = 16 * 1024 * 1024
+    # Per group, (entries, bytes) instead of batch_entries and batch_bytes.
+    group_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Groups whose partial batches wait while other items are ready (see take()).
+    patient: frozenset[str] = frozenset()
     # Overrides Item.batchable when given (stream items become batchable once complete).
     batchable: Callable[[Item], bool] | None = None
     failed: set[int] = field(default_factory=set, init=False)
@@ -188,25 +193,53 @@ class Scheduler:
         return self.batchable(item) if self.batchable is not None else item.batchable
 
     def take(self) -> list[Item]:
-        """The next items to run together (one, or several small ones); [] if none now."""
+        """The next items to run together (one, or several small ones); [] if none now.
+
+        A partial batch of a ``patient`` group waits while other items are ready: its
+        items trickle in (an ANALYZE is ready once its table's indexes are), and a fuller
+        batch later costs fewer round trips.
+        """
         if self._stopped:
             return []
         current = self._current_pass()
         heap = self._ready.get(current) if current is not None else None
         if not heap:
             return []
+        batch = self._build(heap, frozenset())
+        if batch and batch[0].group in self.patient and self._partial(batch):
+            for item in batch:
+                heapq.heappush(heap, (-item.size, item.id))
+            batch = self._build(heap, self.patient) or self._build(heap, frozenset())
+        for item in batch:
+            self._taken.add(item.id)
+            for lk in item.locks:
+                self._running_locks[lk] = self._running_locks.get(lk, 0) + 1
+        self.running += len(batch)
+        return batch
+
+    def _limits(self, group: str) -> tuple[int, int]:
+        return self.group_limits.get(group, (self.batch_entries, self.batch_bytes))
+
+    def _partial(self, batch: list[Item]) -> bool:
+        entries, nbytes = self._limits(batch[0].group)
+        return self._can_batch(batch[-1]) and len(batch) < entries and \
+            sum(i.size for i in batch) < nbytes
+
+    def _build(self, heap: list[tuple[int, int]], skip: frozenset[str]) -> list[Item]:
+        """Pop a batch off ``heap`` (items of ``skip`` groups left there), largest first."""
         batch: list[Item] = []
         held: list[tuple[int, int]] = []
         taken_locks: set[int] = set()
         size = 0
         looked = 0  # candidates looked at for a batch: a few batches' worth at most
-        while heap and looked < 4 * self.batch_entries:
+        max_entries, max_bytes = self.batch_entries, self.batch_bytes
+        while heap and looked < 4 * max_entries:
             looked += 1 if batch else 0
             entry = heapq.heappop(heap)
             if entry[1] in self.skipped:
                 continue  # skipped while it waited (fail_outside)
             item = self.by_id[entry[1]]
-            if any(lk in self._running_locks for lk in item.locks):
+            if item.group in skip or any(lk in self._running_locks for lk in item.locks):
                 held.append(entry)
                 continue
             if batch:
@@ -215,17 +248,13 @@ class Scheduler:
                         item.locks & taken_locks and item.group == "data"):
                     held.append(entry)
                     continue
+            else:
+                max_entries, max_bytes = self._limits(item.group)
             batch.append(item)
             taken_locks |= item.locks
             size += item.size
-            if not self._can_batch(item) or len(batch) >= self.batch_entries \
-                    or size >= self.batch_bytes:
+            if not self._can_batch(item) or len(batch) >= max_entries or size >= max_bytes:
                 break
         for entry in held:
             heapq.heappush(heap, entry)
-        for item in batch:
-            self._taken.add(item.id)
-            for lk in item.locks:
-                self._running_locks[lk] = self._running_locks.get(lk, 0) + 1
-        self.running += len(batch)
         return batch

@@ -22,7 +22,7 @@ import psycopg
 from pystream_migrate import timescale
 from pystream_migrate.errors import ArchiveError
 from pystream_migrate.restore.context import RestoreContext
-from pystream_migrate.restore.data import load_catalog_entry
+from pystream_migrate.restore.data import load_catalog
 from pystream_migrate.toc import TocEntry
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def feed(ctx: RestoreContext, leader: psycopg.Connection, config: list[TocEntry]
     failed: set[int] = set()
 
     def load(e: TocEntry, chunks: Iterable[bytes]) -> None:
-        new = load_catalog_entry(ctx, loader, leader, e, chunks)
+        new = load_catalog(ctx, loader, leader, [(e, lambda: chunks, None)])
         failed.update(new)
         dispatch.failed_elsewhere(new)
 

@@ -15,14 +15,23 @@ from collections.abc import Callable, Iterable
 import psycopg
 
 from pystream_migrate import portable
-from pystream_migrate.batching import RESTORE_BATCH_BYTES, RESTORE_BATCH_ENTRIES, SMALL_ENTRY
+from pystream_migrate.batching import (
+    ANALYZE_BATCH,
+    DATA_BATCH_BYTES,
+    DATA_BATCH_ENTRIES,
+    POST_BATCH_ENTRIES,
+    RESTORE_BATCH_BYTES,
+    RESTORE_BATCH_ENTRIES,
+    SMALL_ENTRY,
+)
 from pystream_migrate.connection import connect
 from pystream_migrate.pool import WorkerPool
 from pystream_migrate.restore import analyze, ddl
 from pystream_migrate.restore.context import RestoreContext
-from pystream_migrate.restore.data import load_entries
+from pystream_migrate.restore.data import Loadable, load_entries
 from pystream_migrate.restore.plan import make_items
 from pystream_migrate.restore.scheduler import Item, Scheduler
+from pystream_migrate.restore.staging import Stager
 from pystream_migrate.restore.stream import StreamedEntry
 from pystream_migrate.session import configure_writer
 from pystream_migrate.toc import TocEntry
@@ -43,6 +52,10 @@ class Dispatch:
             make_items(data, post, analyze_tables, ctx.size, gated=stream_mode),
             failed_before=ctx.unfinished(),
             batch_entries=RESTORE_BATCH_ENTRIES, batch_bytes=RESTORE_BATCH_BYTES,
+            group_limits={"data": (DATA_BATCH_ENTRIES, DATA_BATCH_BYTES),
+                          "post": (POST_BATCH_ENTRIES, RESTORE_BATCH_BYTES),
+                          "analyze": (ANALYZE_BATCH, RESTORE_BATCH_BYTES)},
+            patient=frozenset({"analyze"}),
             batchable=self._batchable if stream_mode else None)
         self._reported = 0
         self._record_skipped()
@@ -141,15 +154,21 @@ class Dispatch:
             configure_writer(conn, durable_commits=False)
             if self.ctx.portable is not None:  # portable mode: load without invalidations
                 portable.prepare_loader(conn, self.ctx.portable)
+            # Small chunks share a COPY through a staging table (restore/staging.py):
+            # not in portable mode (its rows go through TimescaleDB's API), nor with
+            # --data-only (the tables are the user's, rules and policies included).
+            stager = Stager() if self.ctx.portable is None and not self.ctx.opts.data_only \
+                else None
             while True:
                 batch = self._take()
                 if not batch:
                     return
-                self._finish(batch, self._execute(conn, batch, name))
+                self._finish(batch, self._execute(conn, batch, name, stager))
         finally:
             conn.close()
 
-    def _execute(self, conn: psycopg.Connection, batch: list[Item], name: str) -> set[int]:
+    def _execute(self, conn: psycopg.Connection, batch: list[Item], name: str,
+                 stager: Stager | None) -> set[int]:
         """Run one batch; the ids of the items that failed."""
         group = batch[0].group
         if group == "analyze":
@@ -158,18 +177,21 @@ class Dispatch:
         if group == "post":
             return ddl.run_sql_entries(self.ctx, conn, entries, name)
         try:
-            return load_entries(self.ctx, conn, [(e, self._source(e)) for e in entries], name)
+            return load_entries(self.ctx, conn, [self._loadable(e) for e in entries], name,
+                                stager)
         finally:
             if self.stream_mode:
                 for e in entries:
                     if e.id in self.streams:
                         self.streams[e.id].release()
 
-    def _source(self, e: TocEntry) -> Callable[[], Iterable[bytes]]:
-        """How to get an entry's bytes (again, for a file archive)."""
+    def _loadable(self, e: TocEntry) -> Loadable:
+        """An entry, how to get its bytes (again, for a file archive or a complete
+        spool), and its size if known."""
         if e.copy is None:
-            return lambda: iter(())
+            return e, lambda: iter(()), 0
         if self.stream_mode:
             st = self.streams[e.id]
-            return st.replay if st.complete_size() is not None else st.chunks
-        return lambda: self.ctx.reader.read_entry(e.id)
+            size = st.complete_size()
+            return e, (st.replay if size is not None else st.chunks), size
+        return e, lambda: self.ctx.reader.read_entry(e.id), self.ctx.size(e)

@@ -1,0 +1,159 @@
+"""Small chunks restored in batches (restore/staging.py): one COPY into a staging table,
+then one script that moves the rows to their chunks. The failure listing, --resume and
+the rows themselves must be exactly what one COPY per chunk gives."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pystream_migrate.restore.staging import keyed
+from tests.migrate_support import assert_same_data, cli, dump, restore, scalar
+from tests.test_restore_options import PICKY_SQL, _lines, _refusing_target
+
+
+def _hypertable(dsn: str, ddl: str, chunks: int, rows: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(ddl)  # type: ignore[arg-type]
+        conn.execute("SELECT create_hypertable('public.h', 'ts', "
+                     "chunk_time_interval => interval '1 hour')")
+        conn.execute(
+            "INSERT INTO public.h (ts, v) SELECT timestamptz '2024-01-01' + "
+            "(g / %s) * interval '1 hour' + (g %% %s) * interval '1 second', g "
+            "FROM generate_series(0, %s) g", (rows, rows, chunks * rows - 1))
+
+
+def _chunk_entries(path: Path) -> dict[str, int]:
+    """TABLE DATA entries of chunks: name -> id."""
+    out = {}
+    for line in cli("list", str(path)).stdout.splitlines():
+        parts = [p.strip() for p in line.split(";")]
+        if len(parts) > 3 and parts[1] == "TABLE DATA" and parts[3].endswith("_chunk"):
+            out[parts[3]] = int(parts[0])
+    return out
+
+
+def test_chunks_with_dropped_columns_identity_and_generated_columns_batch_correctly(
+        source_db: str, target_db: str, tmp_path: Path) -> None:
+    """Old chunks keep a dropped column's slot, new ones do not; the staged rows land
+    in the right columns of each (compared cell by cell), identity values kept."""
+    _hypertable(source_db,
+                "CREATE TABLE public.h (ts timestamptz NOT NULL, v int, "
+                "gone text DEFAULT 'x', w text DEFAULT 'tab\there', "
+                "id int GENERATED ALWAYS AS IDENTITY, "
+                "twice int GENERATED ALWAYS AS (v * 2) STORED)", 12, 4)
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.h DROP COLUMN gone")
+        conn.execute("ALTER TABLE public.h ADD COLUMN late text")
+        conn.execute("INSERT INTO public.h (ts, v, w, late) SELECT timestamptz '2024-02-01' "
+                     "+ g * interval '1 hour', g, E'new\\nline', 'late ' || g "
+                     "FROM generate_series(1, 12) g")
+        conn.execute("UPDATE public.h SET late = NULL WHERE v % 5 = 0")
+    path = tmp_path / "db.psm"
+    dump(source_db, path)
+    restore(target_db, path, "-j", "2")
+    assert_same_data(source_db, target_db)
+    assert scalar(target_db, "SELECT count(*) FROM public.h") == 60
+    assert scalar(target_db, "SELECT count(*) FROM public.h WHERE twice <> v * 2") == 0
+    assert scalar(target_db, "SELECT count(DISTINCT id) FROM public.h") == 60
+
+
+def test_a_failing_chunk_in_a_batch_is_named_and_the_others_load(  # type: ignore[no-untyped-def]
+        make_db, tmp_path: Path) -> None:
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(PICKY_SQL)  # type: ignore[arg-type]
+    _hypertable(source, "CREATE TABLE public.h (ts timestamptz NOT NULL, "
+                "v int CHECK (v <> 13 OR public.picky(v) = v))", 30, 3)
+    bad = str(scalar(source, "SELECT tableoid::regclass::text FROM public.h WHERE v = 13"))
+    path = tmp_path / "db.psm"
+    dump(source, path)
+    target = _refusing_target(make_db, "tgt")
+    res = restore(target, path, "-j", "2", check=False)
+    assert res.returncode == 1, res.stderr
+    errors = _lines(res, "error")
+    assert len(errors) == 2, res.stderr
+    assert f"TABLE DATA {bad}" in errors[0] and "picky refuses" in errors[0], errors
+    assert "1 failed" in errors[-1]
+    assert all(bad in s for s in _lines(res, "skipped"))  # its ANALYZE, nothing else
+    with psycopg.connect(target) as conn:
+        counts = dict(conn.execute(
+            "SELECT c.relname, (xpath('/row/n/text()', query_to_xml("
+            "format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), "
+            "false, true, '')))[1]::text::int FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relname LIKE '\\_hyper\\_%\\_chunk' "
+            "AND c.relkind = 'r'").fetchall())
+    assert len(counts) == 30
+    assert counts.pop(bad.split(".")[-1]) == 0
+    assert set(counts.values()) == {3}
+    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.refuse").format(
+            sql.Identifier(str(dbname))))
+    restore(target, path, "-j", "2", "--resume")
+    assert_same_data(source, target)
+
+
+SLOW_SQL = """
+CREATE FUNCTION public.slow(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('psm.slow', true) = 'on' THEN
+        PERFORM pg_sleep(0.002);
+    END IF;
+    RETURN x;
+END $$;
+"""
+
+
+@pytest.mark.slow
+def test_a_restore_killed_mid_batch_resumes_each_row_once(make_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL while batches of chunks load; --resume loads every row exactly once."""
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(SLOW_SQL)  # type: ignore[arg-type]
+    _hypertable(source, "CREATE TABLE public.h (ts timestamptz NOT NULL, "
+                "v int CHECK (public.slow(v) = v))", 400, 2)
+    path = tmp_path / "db.psm"
+    dump(source, path)
+    chunks = list(_chunk_entries(path).values())
+    assert len(chunks) == 400
+    target = make_db("tgt")
+    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET psm.slow = 'on'").format(
+            sql.Identifier(str(dbname))))
+    proc = subprocess.Popen([sys.executable, "-m", "pystream_migrate", "restore", "-d",
+                             target, "-f", str(path), "-j", "2"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None and not done:
+        with contextlib.suppress(psycopg.Error):
+            done = int(scalar(target, "SELECT count(*) FROM _pystream_migrate.done "  # type: ignore[arg-type]
+                              f"WHERE entry_id IN ({', '.join(map(str, chunks))})"))
+        time.sleep(0.02)
+    assert done, "no batch of chunks committed before the restore ended"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    left = 400 - int(scalar(target, "SELECT count(*) FROM _pystream_migrate.done "  # type: ignore[arg-type]
+                            f"WHERE entry_id IN ({', '.join(map(str, chunks))})"))
+    assert left > 0, "the kill came after every chunk was loaded"
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.slow").format(
+            sql.Identifier(str(dbname))))
+    restore(target, path, "--resume", "-j", "2")
+    assert scalar(target, "SELECT count(*) FROM public.h") == 800
+    assert_same_data(source, target)
+
+
+def test_each_copy_line_gets_its_key() -> None:
+    assert keyed(7, b"a\tb\\nc\n\\N\tx\n") == b"7\ta\tb\\nc\n7\t\\N\tx\n"
+    assert keyed(12, b"last line without newline") == b"12\tlast line without newline\n"
+    assert keyed(1, b"") == b""
