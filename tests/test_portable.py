@@ -72,6 +72,22 @@ SELECT set_integer_now_func('public.counters', 'public.counters_now');
 INSERT INTO public.counters SELECT g, g % 13 FROM generate_series(1, 450) g;
 ALTER TABLE public.counters SET (timescaledb.compress, timescaledb.compress_orderby = 't');
 SELECT compress_chunk(c) FROM show_chunks('public.counters', older_than => 300) c;
+-- A space dimension with a custom partitioning function.
+CREATE FUNCTION public.site_part(val anyelement) RETURNS integer LANGUAGE sql IMMUTABLE
+    AS 'SELECT length(val::text) * 7';
+CREATE TABLE public.events (ts timestamptz NOT NULL, site text NOT NULL, n int);
+SELECT create_hypertable('public.events', 'ts', chunk_time_interval => interval '2 days');
+SELECT add_dimension('public.events', 'site', number_partitions => 3,
+                     partitioning_func => 'public.site_part');
+INSERT INTO public.events SELECT t, repeat('s', 1 + g), g
+FROM generate_series(timestamptz '2024-01-01', '2024-01-05', interval '6 hours') t,
+     generate_series(0, 3) g;
+-- An integer-time continuous aggregate on the integer_now hypertable.
+CREATE MATERIALIZED VIEW public.counters_10
+    WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
+    SELECT time_bucket(10, t) AS b, sum(v) AS s, count(*) AS n
+    FROM public.counters GROUP BY 1 WITH NO DATA;
+CALL refresh_continuous_aggregate('public.counters_10', 0, 400);
 -- Jobs and policies, a day ahead so that none runs while the test compares.
 SELECT add_retention_policy('public.readings', drop_after => interval '100 years',
                             initial_start => now() + interval '1 day');
@@ -90,7 +106,7 @@ SELECT add_job('public.my_job', interval '2 hours', config => '{"k": [1, "two"]}
 SELECT alter_job(j.job_id, scheduled => false) FROM timescaledb_information.jobs j
 WHERE j.proc_name = 'policy_compression';
 """
-CAGGS = ("public.hourly", "public.daily", "public.by_site")
+CAGGS = ("public.hourly", "public.daily", "public.by_site", "public.counters_10")
 
 
 def _rows(dsn: str, query: str | sql.Composable) -> list[tuple[Any, ...]]:
@@ -153,9 +169,35 @@ def _cagg_rows(dsn: str, view: str) -> list[tuple[Any, ...]]:
     return _rows(dsn, f"SELECT * FROM {view} ORDER BY 1, 2")
 
 
-def _refresh_all(dsn: str) -> None:
-    _run(dsn, "\n".join(f"CALL refresh_continuous_aggregate('{v}', '2024-01-03', "
-                        "'2024-01-08');" for v in CAGGS))
+def _refresh_all(dsn: str, *, materialized: bool = False) -> None:
+    """Refresh every continuous aggregate, parents first: over all time, or only over
+    what the source had materialized (up to 2024-01-05 and 400)."""
+    def end(view: str) -> str:
+        # 2.28.3 refuses NULL as the end of an integer one ("timestamp out of range").
+        if "counters" in view:
+            return "400" if materialized else "600"
+        return "'2024-01-05'" if materialized else "NULL"
+
+    _run(dsn, "\n".join(f"CALL refresh_continuous_aggregate('{v}', NULL, {end(v)});"
+                        for v in CAGGS))
+
+
+# New rows after the migration: new chunks of every hypertable, and of the continuous
+# aggregates' materialized hypertables, named by the target (whose hypertable and chunk
+# ids differ from the source's), next to chunks that carry the source's names.
+GROW_SQL = """
+INSERT INTO public.readings SELECT t, 2, 3.5, 'new'
+FROM generate_series(timestamptz '2024-03-01', '2024-03-09', interval '1 hour') t;
+INSERT INTO public.events SELECT t, 'sss', 1
+FROM generate_series(timestamptz '2024-03-01', '2024-03-09', interval '1 hour') t;
+INSERT INTO public.counters SELECT g, 1 FROM generate_series(451, 1450) g;
+CALL refresh_continuous_aggregate('public.hourly', '2024-03-01', '2024-03-10');
+CALL refresh_continuous_aggregate('public.daily', '2024-03-01', '2024-03-10');
+CALL refresh_continuous_aggregate('public.counters_10', 400, 1500);
+SELECT compress_chunk(c, true) FROM show_chunks('public.readings',
+                                               newer_than => timestamptz '2024-02-01') c;
+SELECT compress_chunk(c, true) FROM show_chunks('public.counters', newer_than => 500) c;
+"""
 
 
 def _target_owner(pg_server: Server, make_db: Callable[..., str]) -> str:
@@ -179,9 +221,10 @@ def target_kind(request: pytest.FixtureRequest) -> str:
 
 
 def _migrate(pg_server: Server, make_db: Callable[..., str], tmp_path: Path,
-             source_version: str, target_version: str, kind: str) -> tuple[str, str]:
+             source_version: str, target_version: str, kind: str,
+             source_sql: str = SOURCE_SQL) -> tuple[str, str]:
     source = make_db("src", timescaledb=source_version)
-    _run(source, SOURCE_SQL)
+    _run(source, source_sql)
     if kind == "owner":
         target = _target_owner(pg_server, make_db)
         admin = psycopg.conninfo.make_conninfo(target, user=psycopg.conninfo.conninfo_to_dict(
@@ -197,7 +240,9 @@ def _migrate(pg_server: Server, make_db: Callable[..., str], tmp_path: Path,
     return source, target
 
 
-def _assert_same(source: str, target: str) -> None:
+def _assert_same(source: str, target: str, *, pending_carried: bool = True) -> None:
+    """``pending_carried``: the restoring role could write the source's pending
+    invalidations (a superuser); otherwise a refresh applies them on the source only."""
     assert scalar(target, "SELECT extversion FROM pg_extension "
                           "WHERE extname = 'timescaledb'") != scalar(
         source, "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
@@ -213,10 +258,25 @@ def _assert_same(source: str, target: str) -> None:
     assert _jobs(target) == _jobs(source)
     comparison = compare(source, target)
     assert comparison.diffs == [], "\n".join(comparison.diffs)
-    # A refresh gives the same result on both sides.
+    # A refresh of what was materialized changes nothing where the source had nothing
+    # pending (counters_10), and applies the same pending changes on both sides; a
+    # refresh over all time then gives the same result on both sides.
+    before = _cagg_rows(target, "public.counters_10")
+    for materialized in (True, False):
+        for dsn in (source, target):
+            _refresh_all(dsn, materialized=materialized)
+        if materialized:
+            assert _cagg_rows(target, "public.counters_10") == before
+        for view in CAGGS if pending_carried else ("public.counters_10",):
+            assert _cagg_rows(target, view) == _cagg_rows(source, view), view
+    # The target names its new chunks itself: none collides with a carried name.
     for dsn in (source, target):
-        _refresh_all(dsn)
-    for view in CAGGS:
+        _run(dsn, GROW_SQL)
+    def unnamed(dsn: str) -> list[tuple[Any, ...]]:
+        return sorted(c[:1] + c[2:] for c in _chunks(dsn))
+
+    assert unnamed(target) == unnamed(source)
+    for view in CAGGS if pending_carried else ("public.counters_10",):
         assert _cagg_rows(target, view) == _cagg_rows(source, view), view
 
 
@@ -244,14 +304,35 @@ def test_portable_restore_into_a_newer_version(pg_server: Server, make_db: Calla
                                                tmp_path: Path, target_kind: str) -> None:
     old, new = _versions(pg_server)
     source, target = _migrate(pg_server, make_db, tmp_path, old, new, target_kind)
-    _assert_same(source, target)
+    _assert_same(source, target, pending_carried=target_kind == "superuser")
 
 
 def test_portable_restore_into_an_older_version(pg_server: Server, make_db: Callable[..., str],
                                                 tmp_path: Path, target_kind: str) -> None:
     old, new = _versions(pg_server)
     source, target = _migrate(pg_server, make_db, tmp_path, new, old, target_kind)
-    _assert_same(source, target)
+    _assert_same(source, target, pending_carried=target_kind == "superuser")
+
+
+@pytest.mark.parametrize("direction", ["newer", "older"])
+def test_new_chunks_on_the_target_never_take_a_carried_chunk_name(
+        pg_server: Server, make_db: Callable[..., str], tmp_path: Path, target_kind: str,
+        direction: str) -> None:
+    """The source's chunks 4 to 6 of hypertable 1 keep their names on the target, whose
+    own ids for them are 1 to 3: its next new chunk, id 4, must not be _hyper_1_4_chunk."""
+    old, new = _versions(pg_server)
+    versions = (old, new) if direction == "newer" else (new, old)
+    source, target = _migrate(pg_server, make_db, tmp_path, *versions, target_kind, """
+        CREATE TABLE public.t (ts int NOT NULL, v int);
+        SELECT create_hypertable('public.t', 'ts', chunk_time_interval => 10);
+        INSERT INTO public.t SELECT g, g FROM generate_series(0, 29) g;
+        SELECT drop_chunks('public.t', older_than => 100);
+        INSERT INTO public.t SELECT g, g FROM generate_series(100, 129) g;""")
+    assert _chunks(target) == _chunks(source)
+    for dsn in (source, target):
+        _run(dsn, "INSERT INTO public.t SELECT g, g FROM generate_series(200, 239) g;")
+    assert len(_chunks(target)) == 7
+    assert _rows(target, "SELECT count(*) FROM public.t")[0][0] == 70
 
 
 def test_catalog_archive_into_another_version_names_dump_portable(

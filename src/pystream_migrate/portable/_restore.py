@@ -28,6 +28,7 @@ from psycopg import sql
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.errors import PreconditionFailed, UsageError
 from pystream_migrate.portable._checks import check_edition
+from pystream_migrate.portable._names import clear_chunk_names
 from pystream_migrate.portable._target import (
     Target,
     mat_hypertable,
@@ -81,6 +82,7 @@ def prepare(conn: psycopg.Connection, entries: list[TocEntry], schema: str, *,
             if root is not None:
                 e.copy.schema, e.copy.table = split_ident(root)
     render(entries, target)
+    clear_chunk_names(conn, entries, target)
     return state
 
 

@@ -175,7 +175,9 @@ def _compress(p: dict[str, Any], t: Target) -> sql.Composable:
 def _watermark(p: dict[str, Any], t: Target) -> sql.Composable:
     """drop_chunks on a continuous aggregate sets its watermark from its materialized rows.
 
-    Nothing is older than the oldest possible time, so nothing is dropped.
+    Nothing is older than the oldest possible time, so nothing is dropped. For integer
+    time that is the type's minimum plus one: 2.28 refuses the minimum itself ("invalid
+    time range") on an integer continuous aggregate.
     """
     dim = p["mat"]["dimensions"][0]
     kind = dim["type"]
@@ -183,14 +185,14 @@ def _watermark(p: dict[str, Any], t: Target) -> sql.Composable:
         oldest: sql.Composable = sql.SQL("{}::{}").format(sql.Literal("4714-11-24 BC"),
                                                          sql.SQL(kind))
     else:
-        oldest = sql.SQL("({})::{}").format(sql.SQL(_INT_MIN.get(kind, "-32768")),
+        oldest = sql.SQL("({})::{}").format(sql.SQL(_INT_MIN.get(kind, "-32767")),
                                            sql.SQL(kind))
     return sql.SQL("SELECT 1 FROM {}({}, older_than => {});").format(
         t.fn("drop_chunks"), sql.Literal(p["cagg"]), oldest)
 
 
-_INT_MIN = {"smallint": "-32768", "integer": "-2147483648",
-            "bigint": "-9223372036854775808"}
+_INT_MIN = {"smallint": "-32767", "integer": "-2147483647",
+            "bigint": "-9223372036854775807"}
 
 
 def split_ident(qualified: str) -> tuple[str, str]:
