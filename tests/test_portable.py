@@ -52,6 +52,10 @@ CREATE MATERIALIZED VIEW public.daily
     SELECT time_bucket('1 day', bucket) AS day, device, sum(n) AS n
     FROM public.hourly GROUP BY 1, 2 WITH NO DATA;
 CALL refresh_continuous_aggregate('public.daily', '2024-01-01', '2024-01-05');
+-- A compressed continuous aggregate with settings of its own (not its GROUP BY columns).
+ALTER MATERIALIZED VIEW public.daily SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = '', timescaledb.compress_orderby = 'day DESC, device');
+SELECT compress_chunk(c) FROM show_chunks('public.daily') c;
 CREATE MATERIALIZED VIEW public.by_site
     WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
     SELECT time_bucket('1 day', r.ts) AS day, d.site, count(*) AS n

@@ -123,10 +123,12 @@ def _compression(p: dict[str, Any], t: Target) -> sql.Composable:
 
 
 def _compression_options(p: dict[str, Any]) -> sql.Composable:
-    opts: list[sql.Composable] = [sql.SQL("timescaledb.compress")]
-    if p.get("segmentby"):
-        opts.append(sql.SQL("timescaledb.compress_segmentby = {}").format(
-            sql.Literal(p["segmentby"])))
+    """The source's settings. An empty segmentby is said explicitly: the target would
+    otherwise choose one (a continuous aggregate's GROUP BY columns, for one)."""
+    opts: list[sql.Composable] = [
+        sql.SQL("timescaledb.compress = true"),
+        sql.SQL("timescaledb.compress_segmentby = {}").format(
+            sql.Literal(p.get("segmentby") or ""))]
     if p.get("orderby"):
         opts.append(sql.SQL("timescaledb.compress_orderby = {}").format(
             sql.Literal(p["orderby"])))
@@ -146,8 +148,8 @@ def _cagg(p: dict[str, Any], t: Target) -> sql.Composable:
         t.fn("set_chunk_time_interval"), mat_hypertable(p["schema"], p["name"]),
         _interval(mat["dimensions"][0])))
     if p["compression_enabled"] and not t.decompress:
-        parts.append(sql.SQL("ALTER MATERIALIZED VIEW {} SET (timescaledb.compress = true);")
-                     .format(name))
+        parts.append(sql.SQL("ALTER MATERIALIZED VIEW {} SET ({});").format(
+            name, _compression_options(mat)))
     return sql.SQL("\n").join(parts)
 
 
