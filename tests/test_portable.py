@@ -102,6 +102,9 @@ SELECT add_retention_policy('public.counters', drop_after => 100000,
 SELECT add_continuous_aggregate_policy('public.hourly', start_offset => interval '3 days',
     end_offset => interval '1 hour', schedule_interval => interval '1 hour',
     initial_start => now() + interval '1 day');
+SELECT add_continuous_aggregate_policy('public.counters_10', start_offset => 200,
+    end_offset => 10, schedule_interval => interval '30 minutes',
+    initial_start => now() + interval '1 day');
 CREATE TABLE public.job_log (job_id int, config jsonb);
 CREATE PROCEDURE public.my_job(job_id int, config jsonb) LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO public.job_log VALUES (job_id, config); END $$;
@@ -337,6 +340,21 @@ def test_new_chunks_on_the_target_never_take_a_carried_chunk_name(
         _run(dsn, "INSERT INTO public.t SELECT g, g FROM generate_series(200, 239) g;")
     assert len(_chunks(target)) == 7
     assert _rows(target, "SELECT count(*) FROM public.t")[0][0] == 70
+
+
+def test_restore_clean_again_replaces_the_jobs_it_made(
+        pg_server: Server, make_db: Callable[..., str], tmp_path: Path,
+        target_kind: str) -> None:
+    """A portable restore's jobs have the target's ids: --clean finds them by what they
+    do, so a second restore --clean leaves one of each (a user-defined job outlives
+    the relations --clean drops)."""
+    old, new = _versions(pg_server)
+    source, target = _migrate(pg_server, make_db, tmp_path, old, new, target_kind)
+    res = restore(target, tmp_path / "db.psm", "--clean",
+                  *(["--no-owner"] if target_kind == "owner" else []))
+    assert "error" not in res.stderr, res.stderr
+    assert _jobs(target) == _jobs(source)
+    assert len(_jobs(target)) == 6
 
 
 def test_catalog_archive_into_another_version_names_dump_portable(

@@ -12,7 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from psycopg import sql
+
+from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.portable._toc import JOB
+from pystream_migrate.toc import TocEntry
 
 # Keys of a policy's configuration that name the source's catalog ids.
 _ID_KEYS = ("hypertable_id", "mat_hypertable_id")
@@ -121,3 +126,29 @@ def job_sql(j: dict[str, Any], ts: str, *, decompress: bool) -> sql.Composable:
         settings.append(sql.SQL("timezone => {}").format(sql.Literal(j["timezone"])))
     return sql.SQL("SELECT 1 FROM {} AS j(id), LATERAL {}(j.id, {});").format(
         add, sql.Identifier(ts, "alter_job"), sql.SQL(", ").join(settings))
+
+
+def _job_key(j: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a job the same on source and target: its procedure, the relation it
+    works on, and its configuration without the catalog ids."""
+    cfg = {k: v for k, v in (j["config"] or {}).items() if k not in _ID_KEYS}
+    return (j["proc_schema"], j["proc_name"], j["relation"], json.dumps(cfg, sort_keys=True))
+
+
+def delete_restored_jobs(conn: psycopg.Connection, entries: list[TocEntry]) -> int:
+    """For ``restore --clean``: delete the target's jobs that the archive's JOB entries
+    create again (a portable restore gives them ids of the target's own, so they are
+    found by what they do); the number deleted.
+
+    Policies would go with the relations ``--clean`` drops, but a user-defined job
+    (add_job) outlives them: without this a second restore doubles it.
+    """
+    wanted = {_job_key(e.info["portable"]) for e in entries if e.kind == JOB}
+    target = fetch_all(conn, "portable_target") if wanted else []
+    if not target:
+        return 0
+    delete = sql.Identifier(str(target[0]["schema"]), "delete_job")
+    ids = [int(j["job_id"]) for j in fetch_all(conn, "portable_jobs") if _job_key(j) in wanted]
+    for job_id in ids:
+        conn.execute(sql.SQL("SELECT {}({})").format(delete, sql.Literal(job_id)))
+    return len(ids)
