@@ -357,6 +357,54 @@ def test_restore_clean_again_replaces_the_jobs_it_made(
     assert len(_jobs(target)) == 6
 
 
+def test_jobs_keep_their_owner_where_the_restoring_role_can_give_it(
+        pg_server: Server, make_db: Callable[..., str], tmp_path: Path,
+        target_kind: str) -> None:
+    """A superuser gives each job its source owner; a database owner keeps the jobs
+    itself, and says so."""
+    old, new = _versions(pg_server)
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'psm_jobber'").fetchone():
+            conn.execute("CREATE ROLE psm_jobber LOGIN")
+    source, target = _migrate(pg_server, make_db, tmp_path, old, new, target_kind, """
+        CREATE PROCEDURE public.tick(job_id int, config jsonb) LANGUAGE sql AS 'SELECT 1';
+        CREATE TABLE public.t (ts timestamptz NOT NULL, v int);
+        SELECT create_hypertable('public.t', 'ts');
+        SELECT add_retention_policy('public.t', drop_after => interval '100 years',
+                                    initial_start => now() + interval '1 day');
+        SET ROLE psm_jobber;
+        SELECT add_job('public.tick', interval '1 hour',
+                       initial_start => now() + interval '1 day');
+        RESET ROLE;""")
+    query = ("SELECT proc_name, owner::text FROM timescaledb_information.jobs "
+             "WHERE job_id >= 1000 ORDER BY 1")
+    assert _rows(source, query) == [("policy_retention", "postgres"), ("tick", "psm_jobber")]
+    if target_kind == "superuser":
+        assert _rows(target, query) == _rows(source, query)
+        return
+    me = psycopg.conninfo.conninfo_to_dict(target)["user"]  # --no-owner: the role's own
+    assert _rows(target, query) == [("policy_retention", me), ("tick", me)]
+
+
+def test_jobs_whose_owner_cannot_be_given_are_named(pg_server: Server,
+                                                     make_db: Callable[..., str]) -> None:
+    from pystream_migrate.portable._jobs import job_owners
+    from pystream_migrate.toc import Section, TocEntry
+
+    jobs = [TocEntry(id=i, kind="JOB", schema=None, name=f"my_job [{i}]",
+                     section=Section.POST_DATA, owner=owner, info={"portable": {}})
+            for i, owner in ((1000, "psm_no_such_role"), (1001, "postgres"))]
+    with psycopg.connect(make_db("tgt"), autocommit=True) as conn:
+        assert job_owners(conn, jobs, superuser=False) == [
+            "jobs my_job [1000] (owner psm_no_such_role) belong to the restoring role "
+            "postgres: their source owner can be given only by a superuser"]
+        assert job_owners(conn, jobs, superuser=True) == [
+            "jobs my_job [1000] (owner psm_no_such_role) belong to the restoring role "
+            "postgres: their source owner does not exist on the target"]
+    assert "UPDATE _timescaledb_config.bgw_job SET owner = '\"postgres\"'::regrole" \
+        in jobs[1].owner_sql
+
+
 def test_catalog_archive_into_another_version_names_dump_portable(
         pg_server: Server, make_db: Callable[..., str], tmp_path: Path) -> None:
     old, new = _versions(pg_server)

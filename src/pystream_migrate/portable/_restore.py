@@ -28,6 +28,7 @@ from psycopg import sql
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.errors import PreconditionFailed, UsageError
 from pystream_migrate.portable._checks import check_edition
+from pystream_migrate.portable._jobs import job_owners
 from pystream_migrate.portable._names import clear_chunk_names
 from pystream_migrate.portable._target import (
     Target,
@@ -60,7 +61,7 @@ class PortableRestore:
 
 
 def prepare(conn: psycopg.Connection, entries: list[TocEntry], schema: str, *,
-            resume: bool, decompress: bool) -> PortableRestore:
+            resume: bool, decompress: bool, no_owner: bool = False) -> PortableRestore:
     """Create the extension if the target lacks it (its default version), check the
     target's edition and write every portable entry's SQL, before anything else changes."""
     if resume:
@@ -82,6 +83,8 @@ def prepare(conn: psycopg.Connection, entries: list[TocEntry], schema: str, *,
             if root is not None:
                 e.copy.schema, e.copy.table = split_ident(root)
     render(entries, target)
+    if not no_owner:
+        state.warnings += job_owners(conn, entries, superuser=target.superuser)
     clear_chunk_names(conn, entries, target)
     return state
 
