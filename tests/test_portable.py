@@ -453,6 +453,67 @@ def test_apache_target_is_refused_naming_what_it_cannot_hold() -> None:
     assert any("public.readings are restored uncompressed" in w for w in warnings)
 
 
+def _apache_version(pg_server: Server, make_db: Callable[..., str]) -> str:
+    """A TimescaleDB version the server builds as the Apache edition (Debian's 2.19.3
+    here: it has no Timescale License module, whatever timescaledb.license says)."""
+    for version in pg_server.timescaledb_versions:
+        dsn = make_db("probe", timescaledb=version)
+        if scalar(dsn, "SELECT current_setting('timescaledb.license')") == "apache":
+            return version
+    pytest.skip("the test server builds no TimescaleDB version as the Apache edition")
+
+
+APACHE_SOURCE_SQL = """
+CREATE TABLE public.m (ts timestamptz NOT NULL, dev int NOT NULL, v float8);
+SELECT create_hypertable('public.m', 'ts', chunk_time_interval => interval '1 day');
+INSERT INTO public.m SELECT t, g, g * 1.5 FROM generate_series(
+    timestamptz '2024-01-01', '2024-01-04 23:00', interval '1 hour') t, generate_series(1, 3) g;
+ALTER TABLE public.m SET (timescaledb.compress, timescaledb.compress_segmentby = 'dev');
+SELECT compress_chunk(c) FROM show_chunks('public.m', older_than => timestamptz '2024-01-03') c;
+INSERT INTO public.m VALUES ('2024-01-01 00:30', 9, 0.5);
+SELECT add_compression_policy('public.m', compress_after => interval '30 days',
+                              initial_start => now() + interval '1 day');
+CREATE TABLE public.plain (ts timestamptz NOT NULL, v int);
+SELECT create_hypertable('public.plain', 'ts');
+INSERT INTO public.plain VALUES ('2024-01-01', 1), ('2024-02-01', 2);
+"""
+
+
+def test_decompress_into_an_apache_edition_target(pg_server: Server,
+                                                  make_db: Callable[..., str],
+                                                  tmp_path: Path, target_kind: str) -> None:
+    """The Apache edition cannot hold compressed chunks: restore refuses (exit 5) naming
+    the compressed hypertable, before anything changes; --decompress loads every row
+    uncompressed, through each hypertable, and leaves the compression policy out."""
+    old, _new = _versions(pg_server)
+    apache = _apache_version(pg_server, make_db)
+    source = make_db("src", timescaledb=old)
+    _run(source, APACHE_SOURCE_SQL)
+    archive = tmp_path / "db.psm"
+    dump(source, archive, "--portable")
+    if target_kind == "owner":
+        target = _target_owner(pg_server, make_db)
+        admin = psycopg.conninfo.make_conninfo(target, user="postgres")
+        _run(admin, f"CREATE EXTENSION timescaledb VERSION '{apache}';")
+    else:
+        target = make_db("tgt", timescaledb=apache)
+    res = restore(target, archive, "--no-owner", check=False)
+    assert res.returncode == 5, res.stderr
+    assert "compressed hypertables public.m" in res.stderr and "--decompress" in res.stderr
+    assert _rows(target, "SELECT count(*) FROM pg_class WHERE relname IN ('m', 'plain')") \
+        == [(0,)]
+    res = restore(target, archive, "--no-owner", "--decompress")
+    assert "public.m are restored uncompressed" in res.stderr
+    digest = ("SELECT count(*), sum(('x' || substr(md5(x::text), 1, 15))::bit(60)::bigint) "
+              "FROM {} x")
+    for table in ("public.m", "public.plain"):
+        assert _rows(target, digest.format(table)) == _rows(source, digest.format(table))
+    assert _rows(target, "SELECT count(*) FROM timescaledb_information.chunks "
+                         "WHERE is_compressed") == [(0,)]
+    assert _rows(target, "SELECT count(*) FROM timescaledb_information.jobs "
+                         "WHERE job_id >= 1000") == [(0,)]
+
+
 def test_portable_archive_through_a_pipe(pg_server: Server, make_db: Callable[..., str]) -> None:
     import subprocess
     import sys
