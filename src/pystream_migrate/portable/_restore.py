@@ -79,7 +79,7 @@ def prepare(conn: psycopg.Connection, entries: list[TocEntry], schema: str, *,
             # Rows go into a chunk made moments ago: no TRUNCATE + FREEZE (a TRUNCATE of
             # a chunk is a change continuous aggregates would log).
             e.info["no_freeze"] = True
-            root = through_root.get((e.copy.schema, e.copy.table))
+            root = e.info.get("heap_root") or through_root.get((e.copy.schema, e.copy.table))
             if root is not None:
                 e.copy.schema, e.copy.table = split_ident(root)
     render(entries, target)
