@@ -21,6 +21,7 @@ from psycopg import sql
 from pystream_migrate.verify import compare
 from tests.conftest import Server
 from tests.migrate_support import cli, dump, restore, scalar
+from tests.test_restore_options import PICKY_SQL
 from tests.test_timescale_features import _run
 
 SOURCE_SQL = """
@@ -419,6 +420,42 @@ def test_jobs_whose_owner_cannot_be_given_are_named(pg_server: Server,
             "postgres: their source owner does not exist on the target"]
     assert "UPDATE _timescaledb_config.bgw_job SET owner = '\"postgres\"'::regrole" \
         in jobs[1].owner_sql
+
+
+@pytest.mark.parametrize("direction", ["newer", "older"])
+def test_resume_after_a_failed_load_finishes_the_portable_restore(
+        pg_server: Server, make_db: Callable[..., str], tmp_path: Path, target_kind: str,
+        direction: str) -> None:
+    """A chunk whose rows the target refuses (a CHECK that fails there) fails the first
+    restore; once the cause is gone, --resume runs exactly what is left, and the target
+    then matches the source as after an uninterrupted restore."""
+    old, new = _versions(pg_server)
+    versions = (old, new) if direction == "newer" else (new, old)
+    picky = PICKY_SQL + """
+        CREATE TABLE public.p (ts timestamptz NOT NULL, v int CHECK (public.picky(v) = v));
+        SELECT create_hypertable('public.p', 'ts');
+        INSERT INTO public.p VALUES ('2024-01-01', 1), ('2024-02-01', 2);
+        """
+    source = make_db("src", timescaledb=versions[0])
+    _run(source, SOURCE_SQL + picky)
+    if target_kind == "owner":
+        target = _target_owner(pg_server, make_db)
+        admin = psycopg.conninfo.make_conninfo(target, user="postgres")
+    else:
+        target = admin = make_db("tgt")
+    _run(admin, f"CREATE EXTENSION timescaledb VERSION '{versions[1]}';")
+    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+    _run(admin, f"ALTER DATABASE {dbname} SET psm.refuse = 'on';")
+    archive = tmp_path / "db.psm"
+    dump(source, archive, "--portable", "-j", "2")
+    flags = ["-j", "2", *(["--no-owner"] if target_kind == "owner" else [])]
+    res = restore(target, archive, *flags, check=False)
+    assert res.returncode == 1 and "picky refuses to work here" in res.stderr, res.stderr
+    _run(admin, f"ALTER DATABASE {dbname} RESET psm.refuse;")
+    res = restore(target, archive, *flags, "--resume")
+    assert "error" not in res.stderr, res.stderr
+    assert _rows(target, "SELECT count(*) FROM public.p") == [(2,)]
+    _assert_same(source, target, pending_carried=target_kind == "superuser")
 
 
 def test_catalog_archive_into_another_version_names_dump_portable(

@@ -95,7 +95,6 @@ def ensure_timescaledb(ctx: RestoreContext, leader: psycopg.Connection) -> None:
         return
     if ctx.portable_mode:  # portable mode: any version, through its API
         ctx.portable = portable.prepare(leader, ctx.entries, _extension_schema(ctx),
-                                        resume=ctx.opts.resume,
                                         decompress=ctx.opts.decompress,
                                         no_owner=ctx.opts.no_owner)
         return
