@@ -16,13 +16,16 @@ Restore side (restore.py calls these, each with a connection and the archive's e
 - :func:`before_data` sets the continuous aggregates' invalidation thresholds while the
   tables are still empty (it cannot run inside a transaction);
 - :func:`prepare_loader` sets up each connection that loads rows;
-- :func:`finish` reports what the target could not take.
+- :func:`finish` reports what the target could not take;
+- :func:`delete_restored_jobs` (``--clean``) deletes the jobs an earlier portable
+  restore of the archive created.
 """
 
 from __future__ import annotations
 
 from pystream_migrate.portable._checks import archive_mode
 from pystream_migrate.portable._dump import dump_entries, rows_statement
+from pystream_migrate.portable._jobs import delete_restored_jobs
 from pystream_migrate.portable._restore import (
     PortableRestore,
     before_data,
@@ -31,5 +34,5 @@ from pystream_migrate.portable._restore import (
     prepare_loader,
 )
 
-__all__ = ["PortableRestore", "archive_mode", "before_data", "dump_entries", "finish",
-           "prepare", "prepare_loader", "rows_statement"]
+__all__ = ["PortableRestore", "archive_mode", "before_data", "delete_restored_jobs",
+           "dump_entries", "finish", "prepare", "prepare_loader", "rows_statement"]

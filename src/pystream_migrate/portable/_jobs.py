@@ -12,7 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from psycopg import sql
+
+from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.portable._toc import JOB
+from pystream_migrate.toc import TocEntry
 
 # Keys of a policy's configuration that name the source's catalog ids.
 _ID_KEYS = ("hypertable_id", "mat_hypertable_id")
@@ -119,5 +124,68 @@ def job_sql(j: dict[str, Any], ts: str, *, decompress: bool) -> sql.Composable:
             sql.Literal(j["initial_start"])))
     if j.get("timezone"):
         settings.append(sql.SQL("timezone => {}").format(sql.Literal(j["timezone"])))
-    return sql.SQL("SELECT 1 FROM {} AS j(id), LATERAL {}(j.id, {});").format(
-        add, sql.Identifier(ts, "alter_job"), sql.SQL(", ").join(settings))
+    # The new job's id, for the owner statement that may follow (see job_owners).
+    return sql.SQL("SELECT pg_catalog.set_config({}, j.id::text, true) "
+                   "FROM {} AS j(id), LATERAL {}(j.id, {});").format(
+        sql.Literal(_JOB_ID), add, sql.Identifier(ts, "alter_job"),
+        sql.SQL(", ").join(settings))
+
+
+_JOB_ID = "pystream_migrate.job_id"
+
+
+def job_owners(conn: psycopg.Connection, entries: list[TocEntry], *,
+               superuser: bool) -> list[str]:
+    """Give each job the source's owner, where the restoring role can: a superuser sets
+    it in the job catalog, if the role exists on the target (the entry's owner
+    statement, which --no-owner leaves out). Otherwise the job belongs to the restoring
+    role, as its add_* call made it; the warning names those jobs."""
+    jobs = [e for e in entries if e.kind == JOB and e.owner]
+    if not jobs:
+        return []
+    found = conn.execute("SELECT pg_catalog.array_agg(rolname::text) FROM pg_catalog.pg_roles "
+                         "WHERE rolname = ANY(%s)", ([e.owner for e in jobs],)).fetchone()
+    exists = set(found[0] or []) if found else set()
+    me = str(conn.info.parameter_status("session_authorization") or "")
+    kept = []
+    for e in jobs:
+        if superuser and e.owner in exists:
+            e.owner_sql = sql.SQL(
+                "UPDATE _timescaledb_config.bgw_job SET owner = {}::regrole "
+                "WHERE id = pg_catalog.current_setting({})::integer;").format(
+                sql.Literal(sql.Identifier(str(e.owner)).as_string(None)),
+                sql.Literal(_JOB_ID)).as_string(None)
+        elif e.owner != me:
+            kept.append(f"{e.name} (owner {e.owner})")
+    if not kept:
+        return []
+    why = ("does not exist on the target" if superuser
+           else "can be given only by a superuser")
+    return [f"jobs {', '.join(kept)} belong to the restoring role {me}: their source "
+            f"owner {why}"]
+
+
+def _job_key(j: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a job the same on source and target: its procedure, the relation it
+    works on, and its configuration without the catalog ids."""
+    cfg = {k: v for k, v in (j["config"] or {}).items() if k not in _ID_KEYS}
+    return (j["proc_schema"], j["proc_name"], j["relation"], json.dumps(cfg, sort_keys=True))
+
+
+def delete_restored_jobs(conn: psycopg.Connection, entries: list[TocEntry]) -> int:
+    """For ``restore --clean``: delete the target's jobs that the archive's JOB entries
+    create again (a portable restore gives them ids of the target's own, so they are
+    found by what they do); the number deleted.
+
+    Policies would go with the relations ``--clean`` drops, but a user-defined job
+    (add_job) outlives them: without this a second restore doubles it.
+    """
+    wanted = {_job_key(e.info["portable"]) for e in entries if e.kind == JOB}
+    target = fetch_all(conn, "portable_target") if wanted else []
+    if not target:
+        return 0
+    delete = sql.Identifier(str(target[0]["schema"]), "delete_job")
+    ids = [int(j["job_id"]) for j in fetch_all(conn, "portable_jobs") if _job_key(j) in wanted]
+    for job_id in ids:
+        conn.execute(sql.SQL("SELECT {}({})").format(delete, sql.Literal(job_id)))
+    return len(ids)

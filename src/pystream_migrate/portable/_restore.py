@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from pystream_migrate.catalog.queries import fetch_all
-from pystream_migrate.errors import PreconditionFailed, UsageError
+from pystream_migrate.errors import PreconditionFailed
 from pystream_migrate.portable._checks import check_edition
+from pystream_migrate.portable._jobs import job_owners
+from pystream_migrate.portable._names import clear_chunk_names
 from pystream_migrate.portable._target import (
     Target,
     mat_hypertable,
@@ -59,12 +62,9 @@ class PortableRestore:
 
 
 def prepare(conn: psycopg.Connection, entries: list[TocEntry], schema: str, *,
-            resume: bool, decompress: bool) -> PortableRestore:
+            decompress: bool, no_owner: bool = False) -> PortableRestore:
     """Create the extension if the target lacks it (its default version), check the
     target's edition and write every portable entry's SQL, before anything else changes."""
-    if resume:
-        raise UsageError("--resume does not work with a portable archive yet",
-                         hint="restore again with --clean")
     if not fetch_all(conn, "portable_target"):
         _create_extension(conn, schema)
     target = read_target(conn, decompress=decompress)
@@ -77,10 +77,13 @@ def prepare(conn: psycopg.Connection, entries: list[TocEntry], schema: str, *,
             # Rows go into a chunk made moments ago: no TRUNCATE + FREEZE (a TRUNCATE of
             # a chunk is a change continuous aggregates would log).
             e.info["no_freeze"] = True
-            root = through_root.get((e.copy.schema, e.copy.table))
+            root = e.info.get("heap_root") or through_root.get((e.copy.schema, e.copy.table))
             if root is not None:
                 e.copy.schema, e.copy.table = split_ident(root)
     render(entries, target)
+    if not no_owner:
+        state.warnings += job_owners(conn, entries, superuser=target.superuser)
+    clear_chunk_names(conn, entries, target)
     return state
 
 
@@ -125,6 +128,8 @@ def before_data(conn: psycopg.Connection, entries: list[TocEntry],
         threshold = p.get("threshold")
         if threshold is None or int(threshold) <= _NEVER.get(time_type, -(2**63)):
             continue
+        if _threshold_on_target(conn, p) >= int(threshold):
+            continue  # --resume: done before the interruption, and rows may be in now
         conn.execute("SET client_min_messages = warning")
         # One pass, not batches: 2.28 otherwise refreshes chunk by chunk and stops the
         # threshold at the last (empty) chunk.
@@ -135,6 +140,15 @@ def before_data(conn: psycopg.Connection, entries: list[TocEntry],
             sql.Literal(sql.Identifier(p["schema"], p["name"]).as_string(None)),
             _time_value(int(threshold), time_type), single))
         conn.execute("RESET client_min_messages")
+
+
+def _threshold_on_target(conn: psycopg.Connection, p: dict[str, Any]) -> int:
+    """The invalidation threshold of the hypertable a continuous aggregate aggregates,
+    on the target (the lowest value if it has none yet)."""
+    rows = fetch_all(conn, "portable_target_threshold",
+                     {"schema": p["schema"], "name": p["name"]})
+    return int(rows[0]["watermark"]) if rows and rows[0]["watermark"] is not None \
+        else -(2**63)
 
 
 def _time_value(value: int, time_type: str) -> sql.Composable:

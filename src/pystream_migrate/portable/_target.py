@@ -123,10 +123,12 @@ def _compression(p: dict[str, Any], t: Target) -> sql.Composable:
 
 
 def _compression_options(p: dict[str, Any]) -> sql.Composable:
-    opts: list[sql.Composable] = [sql.SQL("timescaledb.compress")]
-    if p.get("segmentby"):
-        opts.append(sql.SQL("timescaledb.compress_segmentby = {}").format(
-            sql.Literal(p["segmentby"])))
+    """The source's settings. An empty segmentby is said explicitly: the target would
+    otherwise choose one (a continuous aggregate's GROUP BY columns, for one)."""
+    opts: list[sql.Composable] = [
+        sql.SQL("timescaledb.compress = true"),
+        sql.SQL("timescaledb.compress_segmentby = {}").format(
+            sql.Literal(p.get("segmentby") or ""))]
     if p.get("orderby"):
         opts.append(sql.SQL("timescaledb.compress_orderby = {}").format(
             sql.Literal(p["orderby"])))
@@ -146,8 +148,8 @@ def _cagg(p: dict[str, Any], t: Target) -> sql.Composable:
         t.fn("set_chunk_time_interval"), mat_hypertable(p["schema"], p["name"]),
         _interval(mat["dimensions"][0])))
     if p["compression_enabled"] and not t.decompress:
-        parts.append(sql.SQL("ALTER MATERIALIZED VIEW {} SET (timescaledb.compress = true);")
-                     .format(name))
+        parts.append(sql.SQL("ALTER MATERIALIZED VIEW {} SET ({});").format(
+            name, _compression_options(mat)))
     return sql.SQL("\n").join(parts)
 
 
@@ -175,7 +177,9 @@ def _compress(p: dict[str, Any], t: Target) -> sql.Composable:
 def _watermark(p: dict[str, Any], t: Target) -> sql.Composable:
     """drop_chunks on a continuous aggregate sets its watermark from its materialized rows.
 
-    Nothing is older than the oldest possible time, so nothing is dropped.
+    Nothing is older than the oldest possible time, so nothing is dropped. For integer
+    time that is the type's minimum plus one: 2.28 refuses the minimum itself ("invalid
+    time range") on an integer continuous aggregate.
     """
     dim = p["mat"]["dimensions"][0]
     kind = dim["type"]
@@ -183,14 +187,14 @@ def _watermark(p: dict[str, Any], t: Target) -> sql.Composable:
         oldest: sql.Composable = sql.SQL("{}::{}").format(sql.Literal("4714-11-24 BC"),
                                                          sql.SQL(kind))
     else:
-        oldest = sql.SQL("({})::{}").format(sql.SQL(_INT_MIN.get(kind, "-32768")),
+        oldest = sql.SQL("({})::{}").format(sql.SQL(_INT_MIN.get(kind, "-32767")),
                                            sql.SQL(kind))
     return sql.SQL("SELECT 1 FROM {}({}, older_than => {});").format(
         t.fn("drop_chunks"), sql.Literal(p["cagg"]), oldest)
 
 
-_INT_MIN = {"smallint": "-32768", "integer": "-2147483648",
-            "bigint": "-9223372036854775808"}
+_INT_MIN = {"smallint": "-32767", "integer": "-2147483647",
+            "bigint": "-9223372036854775807"}
 
 
 def split_ident(qualified: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pystream_migrate.catalog.names import ident
 from pystream_migrate.portable._source import SourceFacts
-from pystream_migrate.toc import Section, TocEntry, _typed_from_info, sort_entries
+from pystream_migrate.toc import CopySpec, Section, TocEntry, _typed_from_info, sort_entries
 
 HYPERTABLE = "HYPERTABLE"
 CAGG = "CONTINUOUS AGGREGATE"
@@ -208,9 +208,31 @@ class _Builder:
             settings = self.compression.get(int(ch["hypertable_relid"]))
             waits = ({settings.id} if settings is not None
                      else _post_data_on(kept, int(ch["hypertable_relid"])))
-            self.new(kind=COMPRESS, schema=ch["schema"], name=ch["name"],
-                     section=Section.POST_DATA, deps={data.id, *waits},
-                     info={"portable": info, "table_oid": relid})
+            compress = self.new(kind=COMPRESS, schema=ch["schema"], name=ch["name"],
+                                section=Section.POST_DATA, deps={data.id, *waits},
+                                info={"portable": info, "table_oid": relid})
+            if ch["partial"] and cagg is None:
+                self._heap_rows(data, compress, on, kept)
+
+    def _heap_rows(self, data: TocEntry, compress: TocEntry, hypertable: str,
+                   kept: list[TocEntry]) -> None:
+        """A partially compressed chunk: its compressed part's rows load first and are
+        compressed; then the rows of its heap go in through the hypertable (2.17 takes
+        rows written into a compressed chunk's table directly, but never reads them), and
+        make the chunk partial again. The hypertable's triggers wait for them."""
+        assert data.copy is not None
+        data.info["portable_rows"] = "compressed"
+        spec = data.copy
+        heap = self.new(kind=data.kind, schema=data.schema,
+                        name=f"{data.name} (uncompressed part)", section=Section.DATA,
+                        deps={compress.id},
+                        copy=CopySpec(spec.schema, spec.table, list(spec.columns)),
+                        info={"relid": data.info["relid"], "chunk": True,
+                              "portable_rows": "heap", "heap_root": hypertable})
+        root = int(self.facts.chunks[int(data.info["relid"])]["hypertable_relid"])
+        for e in kept:
+            if e.kind == "TRIGGER" and int(e.info.get("table_oid") or 0) == root:
+                e.deps.add(heap.id)
 
     def _watermarks(self) -> None:
         compress = [e for e in self.added if e.kind == COMPRESS]

@@ -95,8 +95,8 @@ def ensure_timescaledb(ctx: RestoreContext, leader: psycopg.Connection) -> None:
         return
     if ctx.portable_mode:  # portable mode: any version, through its API
         ctx.portable = portable.prepare(leader, ctx.entries, _extension_schema(ctx),
-                                        resume=ctx.opts.resume,
-                                        decompress=ctx.opts.decompress)
+                                        decompress=ctx.opts.decompress,
+                                        no_owner=ctx.opts.no_owner)
         return
     where = describe_target(ctx.opts.dsn)
     info = timescale.extension_info(leader)

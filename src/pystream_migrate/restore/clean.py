@@ -8,7 +8,7 @@ import sys
 import psycopg
 from psycopg import sql
 
-from pystream_migrate import timescale
+from pystream_migrate import portable, timescale
 from pystream_migrate.connection import connect
 from pystream_migrate.errors import PreconditionFailed
 from pystream_migrate.restore import state
@@ -32,7 +32,10 @@ def clean(ctx: RestoreContext, leader: psycopg.Connection) -> None:
     know them (an interrupted restore left plain tables): those are dropped as plain
     tables (``timescale.TargetRelations``).
     """
-    timescale.delete_archive_jobs(leader, [e for e in ctx.entries if e.id in ctx.selected])
+    selected = [e for e in ctx.entries if e.id in ctx.selected]
+    timescale.delete_archive_jobs(leader, selected)
+    if ctx.portable_mode:  # the jobs a portable restore made have the target's ids
+        portable.delete_restored_jobs(leader, selected)
     chunks = {int(e.info["oid"]) for e in ctx.entries
               if e.kind == "TABLE" and e.chunk and "oid" in e.info}
     target = timescale.TargetRelations.read(leader)

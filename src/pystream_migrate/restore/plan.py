@@ -37,7 +37,12 @@ def make_items(data: list[TocEntry], post: list[TocEntry], analyze: list[TocEntr
 
     ``gated``: data entries with rows wait for their first block (a stream).
     """
-    data_of: dict[int, TocEntry] = {e.relid: e for e in data if e.relid is not None}
+    # A table's first data entry (a portable archive loads a partially compressed
+    # chunk's heap rows in a second one, which waits for post-data of its own).
+    data_of: dict[int, TocEntry] = {}
+    for e in data:
+        if e.relid is not None:
+            data_of.setdefault(e.relid, e)
     items = [Item(e.id, frozenset(e.deps), size=size(e),
                   locks=frozenset({e.relid} if e.relid is not None else ()),
                   group="data", batchable=size(e) < SMALL_ENTRY,
