@@ -234,6 +234,8 @@ def summarise(results: list[dict[str, Any]],
                 "vs_baseline_per_round": ratios,
                 "vs_baseline_median": _median(ratios),
             }
+            if key == "pipe":  # when the dump side exited: did the pipe hold it back?
+                per_rtt[f"{rtt:g}"]["dump_side_wall_s"] = [m["procs"][0]["wall_s"] for m in ms]
         local = per_rtt.get(f"{rtts[0][0]:g}", {}).get("wall_s_median")
         for cell in per_rtt.values():
             cell["vs_local"] = (round(cell["wall_s_median"] / local, 2)
@@ -274,6 +276,13 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {label} | {rtt} | {c['wall_s_median']:.2f} ({walls}) "
                          f"| {c['vs_local'] if c['vs_local'] is not None else ''} "
                          f"| {c['round_trips_median']:.0f} | {vs} | {c['correct'] or ''} |")
+    pipe = s.get("pipe", {}).get("by_rtt", {})
+    if pipe:
+        lines += ["", "The pipe's dump side (when `dump -f -` exited; the restore reads on):", ""]
+        lines += [f"- {rtt} ms: dump side {_median(c['dump_side_wall_s']):.2f} s of "
+                  f"{c['wall_s_median']:.2f} s (rounds: "
+                  f"{', '.join(f'{w:.1f}' for w in c['dump_side_wall_s'])})"
+                  for rtt, c in pipe.items() if c.get("dump_side_wall_s")]
     lines += ["", "Round trips: request/response turns counted by the proxy, summed over "
               "every connection of the operation (connection set-up included). The ratio to "
               "the baseline is pystream-migrate's time / the baseline's time in the same "
