@@ -1,8 +1,8 @@
 """Session settings for the connections that read a source and write a target.
 
 Reading: every name comes out schema-qualified (empty search_path), dates and
-intervals in a portable form, floats exact, no row security, no timeouts and no JIT
-compilation, all inside one REPEATABLE READ READ ONLY transaction whose snapshot
+intervals in a portable form, floats exact, no row security, no timeouts and (as in
+pg_dump) no JIT compilation, all inside one REPEATABLE READ READ ONLY transaction whose snapshot
 workers share.
 """
 
@@ -30,7 +30,7 @@ READ_SETTINGS = {
 }
 
 WRITE_SETTINGS = {
-    **READ_SETTINGS,
+    **{k: v for k, v in READ_SETTINGS.items() if k != "jit"},  # pg_restore keeps JIT
     "check_function_bodies": "false",
     "client_min_messages": "warning",
     "standard_conforming_strings": "on",
