@@ -47,7 +47,8 @@ def write_in_thread(fd: int, data: bytes) -> tuple[threading.Thread, threading.E
     done = threading.Event()
 
     def run() -> None:
-        with open(fd, "wb") as out:
+        # A reader that stops at damage closes its end early, as a failed restore does.
+        with contextlib.suppress(BrokenPipeError), open(fd, "wb") as out:
             out.write(data)
         done.set()
 
@@ -107,6 +108,9 @@ def test_a_slow_reader_gets_every_byte_in_order_through_memory_and_file(
         # Tiny limits: memory, file, back-pressure at the disk limit and the file's reset
         # all happen many times over.
         sp = StreamSpool(source, memory_limit=50_000, disk_limit=300_000)
+        deadline = time.monotonic() + PIPE_STALL_SECONDS
+        while not sp.spilled_bytes and time.monotonic() < deadline:
+            time.sleep(0.01)  # the reader starts late: memory fills, the file takes over
         got = bytearray()
         while True:
             piece = sp.read(rng.choice((1, 24, 1000, 70_000, 500_000)))
@@ -155,6 +159,14 @@ def test_a_pipe_error_comes_after_the_bytes_before_it() -> None:
     with pytest.raises(OSError) as info:
         sp.read(1)
     assert info.value is error
+    sp.close()
+
+
+def test_limits_smaller_than_one_piece_still_pass_everything() -> None:
+    """An empty spool takes a piece larger than both limits instead of waiting forever."""
+    sp = StreamSpool(FailingSource(b"c" * 5000, EOFError()), memory_limit=100,
+                     disk_limit=100)
+    assert sp.read(5000) == b"c" * 5000
     sp.close()
 
 

@@ -211,7 +211,10 @@ class StreamSpool:
                 if self._read == self._written:  # the file holds nothing unread
                     if self._written:
                         self._reset_file()
-                    if self._memory_bytes + len(data) <= self._memory_limit:
+                    # An empty spool takes any piece: limits below one piece must
+                    # not stop the stream.
+                    if (not self._memory_bytes
+                            or self._memory_bytes + len(data) <= self._memory_limit):
                         self._memory.append(data)
                         self._memory_bytes += len(data)
                         self._cond.notify_all()
