@@ -213,6 +213,20 @@ def _baseline(results: list[dict[str, Any]], rtt: float, rnd: int, key: str) -> 
     return wall(key)
 
 
+# restore -v lines that end its phases (seconds since the restore started, from stderr)
+PHASE_LINES = {"restoring mode": "target is in TimescaleDB restoring mode",
+               "pre-data": "pre-data: ", "catalog": "extension catalog: "}
+
+
+def _phases(proc: dict[str, Any]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for at, line in proc.get("stderr", []):
+        for phase, text in PHASE_LINES.items():
+            if text in line and phase not in found:
+                found[phase] = at
+    return found
+
+
 def summarise(results: list[dict[str, Any]],
               rtts: list[tuple[float, int, int]]) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
@@ -239,6 +253,9 @@ def summarise(results: list[dict[str, Any]],
                 "vs_baseline_per_round": ratios,
                 "vs_baseline_median": _median(ratios),
             }
+            if key == "pipe":  # when the dump side exited: did the pipe hold it back?
+                per_rtt[f"{rtt:g}"]["dump_side_wall_s"] = [m["procs"][0]["wall_s"] for m in ms]
+                per_rtt[f"{rtt:g}"]["restore_phases_s"] = [_phases(m["procs"][1]) for m in ms]
         local = per_rtt.get(f"{rtts[0][0]:g}", {}).get("wall_s_median")
         for cell in per_rtt.values():
             cell["vs_local"] = (round(cell["wall_s_median"] / local, 2)
@@ -279,6 +296,22 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {label} | {rtt} | {c['wall_s_median']:.2f} ({walls}) "
                          f"| {c['vs_local'] if c['vs_local'] is not None else ''} "
                          f"| {c['round_trips_median']:.0f} | {vs} | {c['correct'] or ''} |")
+    pipe = s.get("pipe", {}).get("by_rtt", {})
+    if pipe:
+        lines += ["", "The pipe's dump side (when `dump -f -` exited; the restore reads on):", ""]
+        lines += [f"- {rtt} ms: dump side {_median(c['dump_side_wall_s']):.2f} s of "
+                  f"{c['wall_s_median']:.2f} s (rounds: "
+                  f"{', '.join(f'{w:.1f}' for w in c['dump_side_wall_s'])})"
+                  for rtt, c in pipe.items() if c.get("dump_side_wall_s")]
+        lines += ["", "Per round, seconds from the start: when the dump exited, and when the "
+                  "restore had entered restoring mode, ended pre-data and loaded the catalog:",
+                  "", "| RTT ms | dump exited | restoring mode | pre-data done | catalog loaded |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {rtt} | {d:.1f} | " + " | ".join(
+                      f"{ph[k]:.1f}" if k in ph else "" for k in PHASE_LINES) + " |"
+                  for rtt, c in pipe.items()
+                  for d, ph in zip(c.get("dump_side_wall_s", []), c.get("restore_phases_s", []),
+                                   strict=False)]
     lines += ["", "Round trips: request/response turns counted by the proxy, summed over "
               "every connection of the operation (connection set-up included). The ratio to "
               "the baseline is pystream-migrate's time / the baseline's time in the same "

@@ -114,16 +114,15 @@ def drop_db(admin_dsn: str, name: str) -> None:
 def cache_source_fingerprints(source_dsn: str) -> None:
     """The source never changes during a benchmark: fingerprint it once, not per verify."""
     original = verify.database_fingerprints
-    cache: dict[str, dict[str, verify.TableFingerprint]] = {}
+    cache: dict[tuple[str, bool], dict[str, verify.TableFingerprint]] = {}
 
     def cached(dsn: str, jobs: int = 2,
                logical: bool = False) -> dict[str, verify.TableFingerprint]:
         if dsn != source_dsn:
             return original(dsn, jobs, logical)
-        key = f"{logical}:{dsn}"
-        if key not in cache:
-            cache[key] = original(dsn, jobs, logical)
-        return cache[key]
+        if (dsn, logical) not in cache:
+            cache[dsn, logical] = original(dsn, jobs, logical)
+        return cache[dsn, logical]
 
     verify.database_fingerprints = cached  # type: ignore[assignment]
 

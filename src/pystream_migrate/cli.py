@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("-d", "--dbname", required=True, metavar="DSN",
                          help="target: a conninfo string or postgresql:// URI")
     restore.add_argument("-f", "--file", required=True, metavar="FILE",
-                         help="archive to read; '-' reads standard input")
+                         help="archive to read; '-' reads standard input, read ahead "
+                         "into 32 MiB of memory, then a temporary file in $TMPDIR "
+                         "(up to 4 GiB)")
     restore.add_argument("-j", "--jobs", type=_jobs, default=2, metavar="N",
                          help="parallel workers (default 2)")
     restore.add_argument("-O", "--no-owner", action="store_true",

@@ -25,31 +25,32 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import psycopg
 from psycopg import pq, sql
 
+from pystream_migrate.catalog.names import ident
 from pystream_migrate.toc import CopySpec
 
 CHUNK = 256 * 1024
 
 
 def copy_statement(spec: CopySpec, *, to_stdout: bool, binary: bool = False,
-                   freeze: bool = False) -> sql.Composed:
-    """``COPY t (cols) TO STDOUT`` or ``COPY t (cols) FROM STDIN``, with its options."""
-    table = sql.Identifier(spec.schema, spec.table)
-    options: list[sql.Composable] = []
-    if binary:
-        options.append(sql.SQL("FORMAT binary"))
-    if freeze:
-        options.append(sql.SQL("FREEZE"))
-    with_options = (sql.SQL(" ({})").format(sql.SQL(", ").join(options)) if options
-                    else sql.SQL(""))
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
+                   freeze: bool = False) -> sql.SQL:
+    """``COPY t (cols) TO STDOUT`` or ``COPY t (cols) FROM STDIN``, with its options.
+
+    Quoted with :func:`~pystream_migrate.catalog.names.ident`, the same text as
+    ``sql.Identifier`` gives: composing it with ``psycopg.sql`` cost ~0.17 ms a
+    statement, as much as the rest of a tiny chunk's dump (once per chunk, each way).
+    """
+    table = ident(spec.schema, spec.table)
+    options = [name for name, on in (("FORMAT binary", binary), ("FREEZE", freeze)) if on]
+    with_options = f" ({', '.join(options)})" if options else ""
+    names = ", ".join(ident(c) for c in spec.columns)
     if to_stdout and spec.where:
         # Extension configuration tables carry a row filter; only the query form takes it.
         # With no columns, SELECT with an empty list still yields one (empty) row per row.
-        return sql.SQL("COPY (SELECT {} FROM ONLY {} WHERE {}) TO STDOUT{}").format(
-            names, table, sql.SQL(spec.where), with_options)
-    columns = sql.SQL(" ({})").format(names) if spec.columns else sql.SQL("")
-    direction = sql.SQL("TO STDOUT") if to_stdout else sql.SQL("FROM STDIN")
-    return sql.SQL("COPY {}{} {}{}").format(table, columns, direction, with_options)
+        return sql.SQL(f"COPY (SELECT {names} FROM ONLY {table} WHERE {spec.where}) "
+                       f"TO STDOUT{with_options}")
+    columns = f" ({names})" if spec.columns else ""
+    direction = "TO STDOUT" if to_stdout else "FROM STDIN"
+    return sql.SQL(f"COPY {table}{columns} {direction}{with_options}")
 
 
 def copy_in(conn: psycopg.Connection, spec: CopySpec, chunks: Iterable[bytes], *,

@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -51,6 +51,7 @@ from pystream_migrate.archive.format import (
     unpack_preamble,
     unpack_trailer,
 )
+from pystream_migrate.archive.spool import StreamSpool
 from pystream_migrate.errors import ArchiveError, UsageError
 
 _DAMAGED_HINT = "the archive is corrupt; restore from an intact copy or re-run the dump"
@@ -226,7 +227,9 @@ class ArchiveReader:
         self._owns_file = owns_file
         self.seekable: bool = _is_random_access(fileobj)
         self._positional = _PositionalFile(fileobj) if self.seekable else None
-        self._pipe = None if self.seekable else _PipeSource(fileobj)
+        # A pipe is read ahead by a thread, so its writer never waits on this reader.
+        self._spool = None if self.seekable else StreamSpool(fileobj, name=name)
+        self._pipe = None if self._spool is None else _PipeSource(cast(BinaryIO, self._spool))
         self._pipe_consumed = False
         self._footer_lock = threading.Lock()
         self._footer: Footer | None = None
@@ -271,6 +274,8 @@ class ArchiveReader:
         return describe_entry(entry_id, self._toc_by_id.get(entry_id))
 
     def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
         if self._owns_file:
             self._file.close()
 

@@ -16,9 +16,11 @@ def ident(*names: str) -> str:
     The same text as ``sql.Identifier(*names).as_string(None)``, written out because
     it runs for every name of every chunk (that call costs microseconds each).
     """
+    if len(names) == 1:  # most calls; a third of the time of the general case
+        return '"' + names[0].replace('"', '""') + '"'
     if not names:
         raise TypeError("Identifier cannot be empty")
-    return ".".join('"' + name.replace('"', '""') + '"' for name in names)
+    return ".".join(['"' + name.replace('"', '""') + '"' for name in names])
 
 
 def literal(value: str) -> str:

@@ -394,16 +394,20 @@ class _TableBuilder:
         return "\n".join(p for p in parts if p)
 
     def _comment_sql(self) -> str:
+        # The names are quoted only for a comment that exists (once per column of
+        # every chunk otherwise, for nothing).
         parts = [comment_sql("TABLE", self.qname, self.t["comment"])]
         for col in self.cols:
-            parts.append(comment_sql("COLUMN", f"{self.qname}.{ident(col['name'])}",
-                                     col["comment"]))
+            if col["comment"] is not None:
+                parts.append(comment_sql("COLUMN", f"{self.qname}.{ident(col['name'])}",
+                                         col["comment"]))
             if col["seq_oid"] is not None:
                 seq = ident(col["seq_schema"], col["seq_name"])
                 parts.append(comment_sql("SEQUENCE", seq, col["seq_comment"]))
         for chk in self.checks:
-            parts.append(comment_sql("CONSTRAINT", f"{ident(chk['name'])} ON {self.qname}",
-                                     chk["comment"]))
+            if chk["comment"] is not None:
+                parts.append(comment_sql("CONSTRAINT", f"{ident(chk['name'])} ON {self.qname}",
+                                         chk["comment"]))
         return "\n".join(p for p in parts if p)
 
     def _attach_entry(self) -> TocEntry:
@@ -426,6 +430,14 @@ class _TableBuilder:
         out: list[TocEntry] = []
         only = f"ALTER TABLE ONLY {self.qname}"
         for col in self.cols:
+            sets = col["default_oid"] is not None and not col["generated"]
+            # CREATE TABLE ... INHERITS copies the parent's default; this one has none.
+            drops = (not sets and form == "inherits" and col["default_oid"] is None
+                     and col["inhcount"] > 0
+                     and any(p["default_oid"] is not None and not p["generated"]
+                             for p in self._parent_columns(col["name"])))
+            if not (sets or drops):
+                continue  # most columns: nothing to build
             c = ident(col["name"])
             base = {
                 "kind": "DEFAULT",
@@ -437,17 +449,14 @@ class _TableBuilder:
                 "table_oid": self.oid,
                 "info": {"column": col["name"]},
             }
-            if col["default_oid"] is not None and not col["generated"]:
+            if sets:
                 out.append(TocEntry(
                     create_sql=f"{only} ALTER COLUMN {c} SET DEFAULT {col['default_expr']};",
                     drop_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;",
                     objects=[("pg_attrdef", col["default_oid"])],
                     **base,
                 ))
-            elif (form == "inherits" and col["default_oid"] is None and col["inhcount"] > 0
-                  and any(p["default_oid"] is not None and not p["generated"]
-                          for p in self._parent_columns(col["name"]))):
-                # CREATE TABLE ... INHERITS copies the parent's default; this one has none.
+            else:
                 out.append(TocEntry(create_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;", **base))
         return out
 
