@@ -102,6 +102,49 @@ def test_a_failing_chunk_in_a_batch_is_named_and_the_others_load(  # type: ignor
     assert_same_data(source, target)
 
 
+
+def test_resume_waits_for_the_interrupted_restores_sessions(  # type: ignore[no-untyped-def]
+        make_db, tmp_path: Path) -> None:
+    """A killed restore's backend may still commit a batch (rows and resume record, sent
+    as one script) after the client died: --resume must not read the resume records
+    before that session ends, or it loads the batch again."""
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(PICKY_SQL)  # type: ignore[arg-type]
+    _hypertable(source, "CREATE TABLE public.h (ts timestamptz NOT NULL, "
+                "v int CHECK (v <> 13 OR public.picky(v) = v))", 10, 3)
+    bad = str(scalar(source, "SELECT tableoid::regclass::text FROM public.h WHERE v = 13"))
+    with psycopg.connect(source) as conn:
+        rows = conn.execute("SELECT ts, v FROM public.h WHERE tableoid = %s::regclass",
+                            (bad,)).fetchall()
+    path = tmp_path / "db.psm"
+    dump(source, path)
+    bad_id = _chunk_entries(path)[bad.split(".")[-1]]
+    target = _refusing_target(make_db, "tgt")
+    assert restore(target, path, "-j", "2", check=False).returncode == 1
+    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.refuse").format(
+            sql.Identifier(str(dbname))))
+    # The "killed restore's" session: its batch commits 2 s after --resume starts.
+    orphan = psycopg.connect(target, application_name="pystream-migrate")
+    orphan.execute(sql.SQL("INSERT INTO {} (ts, v) VALUES (%s, %s)").format(
+        sql.SQL(bad)), rows[0])
+    orphan.cursor().executemany(sql.SQL("INSERT INTO {} (ts, v) VALUES (%s, %s)").format(
+        sql.SQL(bad)), rows[1:])
+    orphan.execute("INSERT INTO _pystream_migrate.done VALUES (%s)", (bad_id,))
+    resume = subprocess.Popen([sys.executable, "-m", "pystream_migrate", "restore", "-d",
+                               target, "-f", str(path), "-j", "2", "--resume"],
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    orphan.commit()
+    orphan.close()
+    _, err = resume.communicate(timeout=300)
+    assert resume.returncode == 0, err
+    assert "waiting for 1 session(s) of the interrupted restore to end" in err
+    assert scalar(target, "SELECT count(*) FROM public.h") == 30
+    assert_same_data(source, target)
+
 SLOW_SQL = """
 CREATE FUNCTION public.slow(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN

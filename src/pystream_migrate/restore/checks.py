@@ -6,6 +6,8 @@ an empty target for the archive.
 
 from __future__ import annotations
 
+import sys
+
 import psycopg
 from psycopg import sql
 
@@ -55,6 +57,8 @@ def check_target(ctx: RestoreContext, leader: psycopg.Connection) -> None:
         )
     check_connection_budget(ctx, leader)
     has_state = state.exists(leader)
+    if has_state and (o.resume or o.clean):
+        state.wait_for_other_sessions(leader, where, _say)
     if o.resume:
         if not has_state:
             raise PreconditionFailed(
@@ -79,6 +83,11 @@ def check_target(ctx: RestoreContext, leader: psycopg.Connection) -> None:
                 hint="restore into an empty database, or pass --clean to drop the "
                 "archive's objects first",
             )
+
+
+def _say(message: str) -> None:
+    """Always shown: the restore waits for something outside it."""
+    print(f"pystream-migrate: {message}", file=sys.stderr, flush=True)
 
 
 def check_connection_budget(ctx: RestoreContext, leader: psycopg.Connection) -> None:

@@ -12,14 +12,57 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from pystream_migrate.connection import APPLICATION_NAME
 from pystream_migrate.errors import PreconditionFailed
 
 SCHEMA = "_pystream_migrate"
+
+# How long --resume and --clean wait for the sessions of an interrupted restore to end.
+# A killed client's backend runs on until its next read of the socket: a batch sent as
+# one script (BEGIN, COPY, INSERTs, resume record, COMMIT) still commits, up to a batch
+# of index builds later; reading the resume records before that loads the batch twice
+# (tests/test_restore_batching.py, the kill-and-resume test: 1056 rows for 800).
+SESSION_WAIT_S = 120.0
+
+_OTHER_SESSIONS = (
+    "SELECT pid FROM pg_catalog.pg_stat_activity "
+    "WHERE datname = pg_catalog.current_database() AND application_name = %s "
+    "AND pid <> pg_catalog.pg_backend_pid() ORDER BY pid"
+)
+
+
+def wait_for_other_sessions(conn: psycopg.Connection, where: str,
+                            log: Callable[[str], None],
+                            timeout: float = SESSION_WAIT_S) -> None:
+    """Wait until no other pystream-migrate session works in the target database: the
+    sessions of a killed restore end on their own, after committing or rolling back
+    what the server had already received. Refuses (exit 5) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        conn.execute("SELECT pg_catalog.pg_stat_clear_snapshot()")  # a fresh view in a transaction
+        pids = [int(r[0]) for r in conn.execute(_OTHER_SESSIONS, (APPLICATION_NAME,))]
+        if not pids:
+            return
+        if time.monotonic() > deadline:
+            raise PreconditionFailed(
+                f"{len(pids)} other pystream-migrate session(s) still work in {where} "
+                f"(pids {', '.join(map(str, pids))})",
+                hint="wait for that restore to end, or stop its sessions with "
+                "pg_terminate_backend(pid), then run this again",
+            )
+        if not told:
+            log(f"waiting for {len(pids)} session(s) of the interrupted restore to end "
+                f"(pids {', '.join(map(str, pids))})")
+            told = True
+        time.sleep(0.2)
 
 
 def archive_identity(header: dict[str, Any]) -> str:
