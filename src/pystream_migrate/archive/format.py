@@ -18,7 +18,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -274,18 +274,26 @@ def encode_record(
     return header.pack(), payload
 
 
-def decode_payload(
-    dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes | memoryview
-) -> bytes:
-    """Check and decompress a record payload; never returns unverified bytes."""
+def check_payload(header: RecordHeader, payload: bytes | memoryview) -> None:
+    """The payload is whole, intact, and one zstd frame of the announced length."""
     if len(payload) != header.payload_length:
         raise FormatViolation("payload is shorter than its record header says")
     if zlib.crc32(payload) != header.payload_crc:
         raise FormatViolation("payload checksum mismatch")
     try:
         params = zstandard.get_frame_parameters(payload)
-        if params.content_size != header.raw_length or not params.has_checksum:
-            raise FormatViolation("payload frame does not match its record header")
+    except zstandard.ZstdError as exc:
+        raise FormatViolation(f"payload does not decompress ({exc})") from None
+    if params.content_size != header.raw_length or not params.has_checksum:
+        raise FormatViolation("payload frame does not match its record header")
+
+
+def decode_payload(
+    dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes | memoryview
+) -> bytes:
+    """Check and decompress a record payload; never returns unverified bytes."""
+    check_payload(header, payload)
+    try:
         data = dctx.decompress(payload, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise FormatViolation(f"payload does not decompress ({exc})") from None
@@ -394,30 +402,17 @@ def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def index_toc(toc: Iterable[Any],
-              keep: Callable[[dict[str, Any]], Any] = lambda entry: entry) -> dict[int, Any]:
-    """Map entry id to TOC entry (or to ``keep(entry)``); every entry is a dict with a
-    unique integer "id"."""
-    by_id: dict[int, Any] = {}
-    for position, entry in enumerate(toc):
-        if not isinstance(entry, dict):
-            raise FormatViolation(f"TOC item {position} is not an object")
-        entry_id = entry.get("id")
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
-            raise FormatViolation(f"TOC item {position} has no integer id")
-        if not _I64_MIN <= entry_id <= _I64_MAX:
-            raise FormatViolation(f"TOC item {position} has an id out of range")
-        if entry_id in by_id:
-            raise FormatViolation(f"TOC id {entry_id} appears more than once")
-        by_id[entry_id] = keep(entry)
-    return by_id
+def describe_entry(entry_id: int, toc_entry: Any) -> str:
+    """Human name of an entry, e.g. ``entry 12 (TABLE DATA public.t)``.
 
-
-def describe_entry(entry_id: int, toc_entry: Mapping[str, Any] | None) -> str:
-    """Human name of an entry, e.g. ``entry 12 (TABLE DATA public.t)``."""
-    if not toc_entry:
+    ``toc_entry`` is its TOC document, or an object with ``kind``, ``schema`` and
+    ``name`` attributes (what a reader or writer kept of it), or None."""
+    if toc_entry is None:
         return f"entry {entry_id}"
-    kind, schema, name = (toc_entry.get(key) for key in ("kind", "schema", "name"))
+    if isinstance(toc_entry, Mapping):
+        kind, schema, name = (toc_entry.get(key) for key in ("kind", "schema", "name"))
+    else:
+        kind, schema, name = (getattr(toc_entry, key, None) for key in ("kind", "schema", "name"))
     label = ".".join(str(part) for part in (schema, name) if part not in (None, ""))
     words = " ".join(part for part in (str(kind) if kind else "", label) if part)
     return f"entry {entry_id} ({words})" if words else f"entry {entry_id}"
