@@ -333,7 +333,7 @@ def test_table_data_entries_list_copyable_columns(source: str) -> None:
                                   "created"]
     table = entry(catalog, "TABLE", SCHEMA, ITEMS)
     assert items.relid == table.objects[0][1]
-    assert items.deps == {table.id}
+    assert set(items.deps) == {table.id}
     assert items.est_bytes >= 8192  # its rows are counted even before ANALYZE
     assert items.section is Section.DATA
     reordered = entry(catalog, "TABLE DATA", "public", "measure_2025")
@@ -360,7 +360,7 @@ def test_sequence_state_is_carried(source: str, target_db: str) -> None:
     # The identity sequence is created by its table, not by a SEQUENCE entry.
     assert not [e for e in catalog.entries if e.kind == "SEQUENCE" and e.name == "Events_id_seq"]
     events = entry(catalog, "TABLE", "public", "Events")
-    assert identity.deps == {events.id}
+    assert set(identity.deps) == {events.id}
     with psycopg.connect(target_db, autocommit=True) as conn:
         for e in catalog.entries:
             if e.kind == "SEQUENCE SET" and e.schema != "_timescaledb_catalog":

@@ -28,7 +28,7 @@ from pystream_migrate.restore.data import load_catalog_entry
 from pystream_migrate.restore.options import Log, RestoreOptions, RestoreResult
 from pystream_migrate.restore.workers import Dispatch
 from pystream_migrate.session import configure_writer
-from pystream_migrate.toc import Section, TocEntry
+from pystream_migrate.toc import Section, TocEntry, entry_reader
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -56,7 +56,8 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
     log = log or (lambda _m: None)
-    reader = ArchiveReader.open(opts.file)
+    # The TOC becomes TocEntry objects as it is read, never a list of JSON documents.
+    reader = ArchiveReader.open(opts.file, toc_entry=entry_reader())
     put_back_sigterm = restoring_mode.sigterm_to_interrupt()
     try:
         if reader.seekable:
