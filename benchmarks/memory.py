@@ -5,9 +5,10 @@
 Runs ``pystream-migrate dump`` of DSN in this process under tracemalloc (to a temporary
 file) and takes a snapshot at three points: the catalog read (``read_catalog`` has
 returned), the archive's header written (``ArchiveWriter`` built: the TOC as JSON),
-the data copied. Then it reads the archive's TOC the way restore does (the reader's
-TOC documents, and a ``TocEntry`` built from each). For each point: the memory traced
-then, the peak since the previous point, and the allocation sites that hold the most,
+the data copied. Then it reads the archive's TOC the way restore does (each TOC
+document parsed into a ``TocEntry`` as it comes, the documents not kept). For each
+point: the memory traced then, the peak since the previous point, and the allocation
+sites that hold the most,
 in bytes per chunk. tracemalloc sees Python's allocations only (not libpq's or zstd's)
 and slows the dump down several times: read the sizes, not the times.
 Writes results/memory-LABEL.{json,md}.
@@ -31,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 from pystream_migrate import dump  # noqa: E402
 from pystream_migrate.archive import ArchiveReader  # noqa: E402
-from pystream_migrate.toc import TocEntry  # noqa: E402
+from pystream_migrate.toc import entry_reader  # noqa: E402
 
 ROOT = str(HERE.parent)
 
@@ -131,10 +132,9 @@ def measure(dsn: str, jobs: int, top: int) -> dict[str, Any]:
         rec.point("dump finished")
         tracemalloc.stop()
         tracemalloc.start(1)
-        with ArchiveReader.open(archive) as reader:
-            rec.point("restore: archive header and TOC documents read")
-            entries = [TocEntry.from_json(d) for d in reader.toc]
-            rec.point(f"restore: {len(entries)} TocEntry objects built (documents kept)")
+        # As restore reads it: each TOC document becomes a TocEntry as it is parsed.
+        with ArchiveReader.open(archive, toc_entry=entry_reader()) as reader:
+            rec.point(f"restore: archive header read, {len(reader.toc)} TocEntry objects")
         tracemalloc.stop()
     return {"chunks": chunks, "jobs": jobs, "points": rec.points}
 

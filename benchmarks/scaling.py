@@ -25,6 +25,9 @@ and restore at each: wall time, phases, peak RSS (no pg_dump: it runs out of loc
 such databases). The restore is checked by row and chunk counts (a full
 compare_databases of 100k tables would outlast the restore). Results are written after
 each count (results/chunks-LABEL.json and .md), so a run stopped early keeps them.
+With ``--dsn DSN --source-dbs many_1k,many_10k,big,big`` it uses (and keeps) those
+databases of that server as the sources instead, each grown to its count: a database
+of 100k chunks, slow to generate, can then serve several runs.
 """
 
 from __future__ import annotations
@@ -136,12 +139,17 @@ class CountCheck(bench.Bench):
 
 
 def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, log: Any,
-                     save: Any) -> list[dict[str, Any]]:
-    source = bench.recreate_db(admin_dsn, bench.SOURCE_DB)
+                     save: Any, source_dbs: list[str] | None = None) -> list[dict[str, Any]]:
+    """Dump and restore at each count. ``source_dbs`` (one per count; a name may repeat):
+    existing databases to use as the sources, grown to each count and kept."""
+    source = (bench.with_dbname(admin_dsn, source_dbs[0]) if source_dbs
+              else bench.recreate_db(admin_dsn, bench.SOURCE_DB))
     b = CountCheck(admin_dsn, jobs, work, None)
     archive = work / "many.psm"
     rows: list[dict[str, Any]] = []
-    for n in counts:
+    for i, n in enumerate(counts):
+        if source_dbs:
+            source = b.source = bench.with_dbname(admin_dsn, source_dbs[i])
         started = time.monotonic()
         generate.many_chunks(source, n)
         gen_s = round(time.monotonic() - started, 1)
@@ -163,7 +171,8 @@ def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, l
             f"restore {r.wall_s:.1f}s {r.peak_rss_mb:.0f} MB {row['restore_phases']} "
             f"correct={r.correct}")
         save(rows)
-    bench.drop_db(admin_dsn, bench.SOURCE_DB)
+    if not source_dbs:
+        bench.drop_db(admin_dsn, bench.SOURCE_DB)
     return rows
 
 
@@ -225,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dsn", help="existing superuser DSN instead of a throwaway cluster")
     p.add_argument("--many-chunks", metavar="N,N,...",
                    help="chunk counts for the scale test's dataset instead of --configs")
+    p.add_argument("--source-dbs", metavar="DB,DB,...",
+                   help="with --many-chunks and --dsn: existing databases to use as the "
+                        "sources, one per count (a name may repeat: it is grown to each "
+                        "count), kept afterwards; generating 100k chunks takes long")
     p.add_argument("--label", default="this-machine")
     p.add_argument("--out", default=str(HERE / "results"))
     a = p.parse_args(argv)
@@ -261,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def many_chunks_main(a: argparse.Namespace) -> int:
     counts = [int(n) for n in a.many_chunks.split(",")]
+    if a.source_dbs and (not a.dsn or len(a.source_dbs.split(",")) != len(counts)):
+        raise SystemExit("scaling.py: --source-dbs needs --dsn and one database per count")
     jobs = int(a.jobs.split(",")[0]) if a.jobs != "1,2,4" else 2
     work = HERE / "work" / f"chunks-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
@@ -285,7 +300,8 @@ def many_chunks_main(a: argparse.Namespace) -> int:
 
     try:
         with bench.server(a.dsn) as admin_dsn:
-            many_chunks_runs(admin_dsn, counts, jobs, work, log, save)
+            many_chunks_runs(admin_dsn, counts, jobs, work, log, save,
+                             a.source_dbs.split(",") if a.source_dbs else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print((out / f"chunks-{a.label}.md").read_text())
