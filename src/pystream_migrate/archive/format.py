@@ -63,7 +63,7 @@ class RecordType(IntEnum):
     FOOTER = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryStats:
     """What an entry holds: as counted by the writer and checked by the reader."""
 
@@ -83,7 +83,7 @@ class StreamEvent(NamedTuple):
     stats: EntryStats | None  # set for "end"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FooterEntry:
     """Where an entry's records are, according to the footer."""
 
@@ -94,13 +94,13 @@ class FooterEntry:
     end_length: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Footer:
     entries: dict[int, FooterEntry]
     extra: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordHeader:
     type: RecordType
     entry_id: int
@@ -464,33 +464,35 @@ def footer_document(entries: Iterable[FooterEntry], extra: Mapping[str, Any]) ->
     }
 
 
-def parse_footer(doc: Mapping[str, Any]) -> Footer:
-    raw_entries, extra = doc.get("entries"), doc.get("extra")
-    if not isinstance(raw_entries, list) or not isinstance(extra, dict):
+def check_footer_members(doc: Mapping[str, Any]) -> None:
+    """The footer's members besides "entries": "extra", an object, and nothing unknown."""
+    if not isinstance(doc.get("extra"), dict):
         raise FormatViolation("footer is malformed")
     _check_unknown(doc, ("entries", "extra"), "footer")
-    entries: dict[int, FooterEntry] = {}
-    for item in raw_entries:
-        if not isinstance(item, dict):
-            raise FormatViolation("footer index item is not an object")
-        entry_id = item.get("id")
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
-            raise FormatViolation("footer index has a missing or repeated entry id")
-        if len(item) > len(_FOOTER_ITEM_KEYS):
-            _check_unknown(item, _FOOTER_ITEM_KEYS, f"footer index of entry {entry_id}")
-        stats = parse_stats(entry_id, item)
-        offsets, lengths = item.get("block_offsets"), item.get("block_lengths")
-        end = item.get("end")
-        if (
-            not isinstance(offsets, list)
-            or not isinstance(lengths, list)
-            or len(offsets) != stats.blocks
-            or len(lengths) != stats.blocks
-            or not all(is_count(v) for v in (*offsets, *lengths))
-            or not isinstance(end, list)
-            or len(end) != 2
-            or not all(is_count(v) for v in end)
-        ):
-            raise FormatViolation(f"footer index of entry {entry_id} is malformed")
-        entries[entry_id] = FooterEntry(stats, offsets, lengths, end[0], end[1])
-    return Footer(entries, extra)
+
+
+def add_footer_entry(entries: dict[int, FooterEntry], item: Any) -> None:
+    """Check one item of the footer's index and add it to ``entries``."""
+    if not isinstance(item, dict):
+        raise FormatViolation("footer index item is not an object")
+    entry_id = item.get("id")
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
+        raise FormatViolation("footer index has a missing or repeated entry id")
+    if len(item) > len(_FOOTER_ITEM_KEYS):
+        _check_unknown(item, _FOOTER_ITEM_KEYS, f"footer index of entry {entry_id}")
+    stats = parse_stats(entry_id, item)
+    offsets, lengths = item.get("block_offsets"), item.get("block_lengths")
+    end = item.get("end")
+    if (
+        not isinstance(offsets, list)
+        or not isinstance(lengths, list)
+        or len(offsets) != stats.blocks
+        or len(lengths) != stats.blocks
+        or not all(is_count(v) for v in (*offsets, *lengths))
+        or not isinstance(end, list)
+        or len(end) != 2
+        or not all(is_count(v) for v in end)
+    ):
+        raise FormatViolation(f"footer index of entry {entry_id} is malformed")
+    # Tuples: a restore of 100 000 chunks holds one such entry per chunk.
+    entries[entry_id] = FooterEntry(stats, tuple(offsets), tuple(lengths), end[0], end[1])

@@ -101,51 +101,62 @@ def parse_header(dctx: zstandard.ZstdDecompressor, record: RecordHeader, payload
                  add_entry: Callable[[Any], None]) -> dict[str, Any]:
     """The header document without ``"toc"``; each TOC item goes to ``add_entry(item)``
     as soon as it is parsed, in order. Raises :class:`FormatViolation`."""
+    return parse_streamed(dctx, record, payload, "header", "toc", add_entry)
+
+
+def parse_streamed(dctx: zstandard.ZstdDecompressor, record: RecordHeader, payload: bytes,
+                   what: str, key: str, add_item: Callable[[Any], None]) -> dict[str, Any]:
+    """A record's JSON object without its list member ``key``, whose items go to
+    ``add_item`` one at a time as they are parsed (the header's "toc", the footer's
+    "entries"). Raises :class:`FormatViolation`."""
     check_payload(record, payload)
-    text = _Text(dctx.stream_reader(payload), record.raw_length)
+    text = _Text(dctx.stream_reader(payload), record.raw_length, what)
     try:
-        return _parse_document(text, add_entry)
+        return _parse_document(text, key, add_item)
     except zstandard.ZstdError as exc:
         raise FormatViolation(f"payload does not decompress ({exc})") from None
     except RecursionError:
-        raise FormatViolation("header is nested too deeply") from None
+        raise FormatViolation(f"{what} is nested too deeply") from None
 
 
-def _parse_document(text: _Text, add_entry: Callable[[Any], None]) -> dict[str, Any]:
+def _parse_document(text: _Text, key: str, add_item: Callable[[Any], None]) -> dict[str, Any]:
     document: dict[str, Any] = {}
-    seen_toc = False
-    text.expect("{", "header is not a JSON object")
+    seen = False
+    text.expect("{", "not a JSON object")
     if not text.take("}"):
         while True:
-            key = text.value()
-            if not isinstance(key, str):
+            member = text.value()
+            if not isinstance(member, str):
                 raise text.invalid("expected a member name")
             text.expect(":", "expected ':'")
-            if key == "toc":
-                if seen_toc:
-                    raise FormatViolation('header has "toc" more than once')
-                seen_toc = True
-                _parse_toc(text, add_entry)
+            if member == key:
+                if seen:
+                    raise FormatViolation(f'{text.what} has "{key}" more than once')
+                seen = True
+                _parse_list(text, add_item)
             else:
-                document[key] = text.value()
+                document[member] = text.value()
             if text.take("}"):
                 break
             text.expect(",", "expected ',' or '}'")
     text.end()
-    if not seen_toc:
-        raise FormatViolation("header has no TOC list")
+    if not seen:
+        raise FormatViolation(f'{text.what} has no "{key}" list' if key != "toc"
+                              else "header has no TOC list")
     return document
 
 
-def _parse_toc(text: _Text, add_entry: Callable[[Any], None]) -> None:
-    text.expect("[", "header has no TOC list")
+def _parse_list(text: _Text, add_item: Callable[[Any], None]) -> None:
+    if not text.take("["):
+        raise FormatViolation(f"{text.what} is malformed" if text.what != "header"
+                              else "header has no TOC list")
     if text.take("]"):
         return
     while True:
-        add_entry(text.value())
+        add_item(text.value())
         if text.take("]"):
             return
-        text.expect(",", "expected ',' or ']' in the TOC")
+        text.expect(",", "expected ',' or ']'")
 
 
 class _Text:
@@ -156,7 +167,8 @@ class _Text:
     long value costs linear time) and the value is parsed again.
     """
 
-    def __init__(self, reader: Any, raw_length: int) -> None:
+    def __init__(self, reader: Any, raw_length: int, what: str) -> None:
+        self.what = what
         self._reader = reader
         self._left = raw_length  # bytes the frame must still yield
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -184,7 +196,7 @@ class _Text:
                     break
                 decoded = self._utf8.decode(raw)
             except UnicodeDecodeError:
-                raise FormatViolation("header is not UTF-8") from None
+                raise FormatViolation(f"{self.what} is not UTF-8") from None
             parts.append(decoded)
             got += len(decoded)
         self._buf = "".join(parts)
@@ -215,10 +227,10 @@ class _Text:
     def end(self) -> None:
         self._skip_space()
         if self._pos < len(self._buf):
-            raise self.invalid("extra data after the header")
+            raise self.invalid("extra data after the document")
 
     def invalid(self, problem: str) -> FormatViolation:
-        return FormatViolation(f"header is not valid JSON ({problem})")
+        return FormatViolation(f"{self.what} is not valid JSON ({problem})")
 
     def value(self) -> Any:
         """The next JSON value, parsed as ``format.load_json_object`` parses."""
@@ -230,15 +242,15 @@ class _Text:
             except json.JSONDecodeError as exc:
                 if self._more(max(len(buf) - pos, _PIECE)):
                     continue
-                raise FormatViolation(f"header is not valid JSON ({exc})") from None
+                raise FormatViolation(f"{self.what} is not valid JSON ({exc})") from None
             except ValueError as exc:  # _JsonLimit, or an integer past int's digit limit
                 reason = str(exc).split(";")[0]
-                raise FormatViolation("header holds a number beyond the format's limits "
-                                      f"({reason})") from None
+                raise FormatViolation(f"{self.what} holds a number beyond the format's "
+                                      f"limits ({reason})") from None
             # A number or literal that ends where the text read so far ends may go on.
             if end == len(buf) and self._more(_PIECE):
                 continue
             if _SURROGATE_ESCAPE.search(buf, pos, end):
-                _check_strings(value, "header")
+                _check_strings(value, self.what)
             self._pos = end
             return value

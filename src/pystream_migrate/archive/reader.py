@@ -41,16 +41,17 @@ from pystream_migrate.archive.format import (
     RecordHeader,
     RecordType,
     StreamEvent,
+    add_footer_entry,
+    check_footer_members,
     decode_payload,
     describe_entry,
     load_json_object,
     make_decompressor,
-    parse_footer,
     parse_stats,
     unpack_preamble,
     unpack_trailer,
 )
-from pystream_migrate.archive.header import parse_header
+from pystream_migrate.archive.header import parse_header, parse_streamed
 from pystream_migrate.errors import ArchiveError, UsageError
 
 _DAMAGED_HINT = "the archive is corrupt; restore from an intact copy or re-run the dump"
@@ -726,7 +727,12 @@ class ArchiveReader:
         offset: int,
     ) -> Footer:
         try:
-            footer = parse_footer(load_json_object(decode_payload(dctx, record, payload), "footer"))
+            # Item by item: the index of 100 000 chunks is tens of MB as documents.
+            entries: dict[int, FooterEntry] = {}
+            rest = parse_streamed(dctx, record, bytes(payload), "footer", "entries",
+                                  lambda item: add_footer_entry(entries, item))
+            check_footer_members(rest)
+            footer = Footer(entries, rest["extra"])
             check_footer(footer, self._toc_by_id)
             return footer
         except FormatViolation as exc:
