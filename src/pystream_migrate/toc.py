@@ -221,9 +221,11 @@ class TocEntry:
         return out
 
     @classmethod
-    def from_json(cls, d: dict[str, Any], strings: Strings | None = None) -> TocEntry:
+    def from_json(cls, d: dict[str, Any], strings: Strings | None = None, *,
+                  drop_sql: bool = True) -> TocEntry:
         """An entry from its archive document. With ``strings`` (one for the whole TOC),
-        repeated names and values are shared between entries."""
+        repeated names and values are shared between entries; without ``drop_sql`` its
+        DROP statement is left out (only ``restore --clean`` runs those)."""
         s = strings or Strings()
         info = s.info(d.get("info") or {})
         typed = _typed_from_info(info)
@@ -233,7 +235,7 @@ class TocEntry:
             name=s.text(d["name"]),
             section=Section(d["section"]),
             create_sql=d.get("create_sql", ""),
-            drop_sql=d.get("drop_sql", ""),
+            drop_sql=d.get("drop_sql", "") if drop_sql else "",
             owner=s.text(d.get("owner")),
             owner_sql=d.get("owner_sql", ""),
             acl_sql=d.get("acl_sql", ""),
@@ -249,11 +251,11 @@ class TocEntry:
         )
 
 
-def entry_reader() -> Callable[[dict[str, Any]], TocEntry]:
+def entry_reader(*, drop_sql: bool = True) -> Callable[[dict[str, Any]], TocEntry]:
     """``TocEntry.from_json`` for the documents of one TOC, sharing their repeated strings
     (for ``ArchiveReader.open(..., toc_entry=entry_reader())``)."""
     strings = Strings()
-    return lambda d: TocEntry.from_json(d, strings)
+    return lambda d: TocEntry.from_json(d, strings, drop_sql=drop_sql)
 
 
 # The typed fields kept as "info" keys in the archive, with their defaults.
