@@ -129,24 +129,34 @@ def many_counts(dsn: str) -> tuple[int, int]:
 class CountCheck(bench.Bench):
     """Checks a restore of the many-chunks dataset by its row and chunk counts."""
 
+    keep_targets = False  # dropping a database of 100k chunks takes minutes
+
     def check(self, m: bench.Measurement, target_name: str, target: str) -> bench.Measurement:
         want, got = many_counts(self.source), many_counts(target)
         m.data_ok = want == got
         if not m.data_ok:
             m.diffs = [f"rows, chunks: source {want}, target {got}"]
-        bench.drop_db(self.admin_dsn, target_name)
+        if not self.keep_targets:
+            bench.drop_db(self.admin_dsn, target_name)
         return m
 
 
 def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, log: Any,
-                     save: Any, source_dbs: list[str] | None = None) -> list[dict[str, Any]]:
+                     save: Any, source_dbs: list[str] | None = None,
+                     rows: list[dict[str, Any]] | None = None,
+                     keep_targets: bool = False) -> list[dict[str, Any]]:
     """Dump and restore at each count. ``source_dbs`` (one per count; a name may repeat):
-    existing databases to use as the sources, grown to each count and kept."""
+    existing databases to use as the sources, grown to each count and kept. ``rows``:
+    earlier results to add to."""
     source = (bench.with_dbname(admin_dsn, source_dbs[0]) if source_dbs
               else bench.recreate_db(admin_dsn, bench.SOURCE_DB))
     b = CountCheck(admin_dsn, jobs, work, None)
+    b.keep_targets = keep_targets
+    if rows:
+        b.target_seq = 100 * len(rows)  # targets kept by an earlier run keep their names
     archive = work / "many.psm"
-    rows: list[dict[str, Any]] = []
+    rows = list(rows or [])
+    code = bench.code_version()["commit"]
     for i, n in enumerate(counts):
         if source_dbs:
             source = b.source = bench.with_dbname(admin_dsn, source_dbs[i])
@@ -157,7 +167,7 @@ def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, l
         d = b.psm_dump(0, archive)
         b.settle()
         r = b.psm_restore(0, archive)
-        row = {"chunks": n, "jobs": jobs, "generate_s": gen_s,
+        row = {"chunks": n, "jobs": jobs, "code": code, "generate_s": gen_s,
                "dump_s": d.wall_s, "dump_cpu_s": d.cpu_s, "dump_rss_mb": d.peak_rss_mb,
                "dump_ok": d.exit_ok, "archive_bytes": d.archive_bytes,
                "dump_phases": phases(d.procs[0], DUMP_MARKS),
@@ -180,8 +190,8 @@ def chunks_markdown(rows: list[dict[str, Any]], machine: str) -> str:
     lines = ["# pystream-migrate at many chunks (scale test dataset: one row per chunk)", "",
              machine, "",
              "| chunks | dump s | dump MB | dump KB/chunk added | dump phases (s) | restore s "
-             "| restore MB | restore KB/chunk added | restore phases (s) | correct |",
-             "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |"]
+             "| restore MB | restore KB/chunk added | restore phases (s) | correct | code |",
+             "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- | --- |"]
     prev: dict[str, Any] | None = None
     for r in rows:
         dp = ", ".join(f"{k} {v:.1f}" for k, v in r["dump_phases"].items())
@@ -195,7 +205,7 @@ def chunks_markdown(rows: list[dict[str, Any]], machine: str) -> str:
             f"| {r['chunks']} | {r['dump_s']:.1f} | {r['dump_rss_mb']:.0f} "
             f"| {added('dump_rss_mb')} | {dp} | {r['restore_s']:.1f} "
             f"| {r['restore_rss_mb']:.0f} | {added('restore_rss_mb')} "
-            f"| {rp} | {r['restore_correct']} |")
+            f"| {rp} | {r['restore_correct']} | {r.get('code', '')} |")
         prev = r
     lines += ["", "KB/chunk added: the growth of peak RSS from the row above, per chunk "
               "added. One run per count; the machine is shared: read the growth, not the "
@@ -238,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --many-chunks and --dsn: existing databases to use as the "
                         "sources, one per count (a name may repeat: it is grown to each "
                         "count), kept afterwards; generating 100k chunks takes long")
+    p.add_argument("--append", action="store_true",
+                   help="with --many-chunks: add the rows to results/chunks-LABEL.json")
+    p.add_argument("--keep-targets", action="store_true",
+                   help="with --many-chunks: keep the restored databases (dropping 100k "
+                        "chunks takes minutes)")
     p.add_argument("--label", default="this-machine")
     p.add_argument("--out", default=str(HERE / "results"))
     a = p.parse_args(argv)
@@ -298,10 +313,14 @@ def many_chunks_main(a: argparse.Namespace) -> int:
                        default=str) + "\n")
         (out / f"chunks-{a.label}.md").write_text(chunks_markdown(rows, machine))
 
+    earlier: list[dict[str, Any]] = []
+    if a.append and (out / f"chunks-{a.label}.json").exists():
+        earlier = json.loads((out / f"chunks-{a.label}.json").read_text())["runs"]
     try:
         with bench.server(a.dsn) as admin_dsn:
             many_chunks_runs(admin_dsn, counts, jobs, work, log, save,
-                             a.source_dbs.split(",") if a.source_dbs else None)
+                             a.source_dbs.split(",") if a.source_dbs else None,
+                             earlier, a.keep_targets)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print((out / f"chunks-{a.label}.md").read_text())
