@@ -397,7 +397,7 @@ def test_restore_order(source: str) -> None:
     owned = entry(catalog, "SEQUENCE OWNED BY", SCHEMA, 'Order "Items" ü_id_seq')
     assert owned.create_sql == ('ALTER SEQUENCE "Sales Ω"."Order ""Items"" ü_id_seq" OWNED BY '
                                 '"Sales Ω"."Order ""Items"" ü"."id";')
-    assert {serial, ident_of("TABLE", SCHEMA, ITEMS)} <= owned.deps
+    assert {serial, ident_of("TABLE", SCHEMA, ITEMS)} <= set(owned.deps)
     pk = entry(catalog, "CONSTRAINT", SCHEMA, f"{ITEMS} Order pk")
     assert "WITH (fillfactor='80')" in pk.create_sql
     fk = entry(catalog, "FK CONSTRAINT", "public", "refs refs_item_id_fkey")
@@ -411,11 +411,12 @@ def test_restore_order(source: str) -> None:
                                  "\"public\".\"measure_2025\" FOR VALUES FROM ('2025-01-01') "
                                  "TO ('2026-01-01');")
     assert {ident_of("TABLE", "public", "measure"),
-            ident_of("TABLE", "public", "measure_2025")} <= attach.deps
+            ident_of("TABLE", "public", "measure_2025")} <= set(attach.deps)
     idx_attach = entry(catalog, "INDEX ATTACH", "public", "measure_2025_pkey")
     assert idx_attach.section is Section.POST_DATA
     assert {ident_of("CONSTRAINT", "public", "measure measure_pkey"),
-            ident_of("CONSTRAINT", "public", "measure_2025 measure_2025_pkey")} <= idx_attach.deps
+            ident_of("CONSTRAINT", "public", "measure_2025 measure_2025_pkey")
+            } <= set(idx_attach.deps)
     parent_index = entry(catalog, "INDEX", "public", "measure_v_idx")
     assert " ON ONLY public.measure " in parent_index.create_sql
     # The partitioned FK is added to the parent only; its copies come with it.
