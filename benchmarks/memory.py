@@ -5,9 +5,11 @@
 Runs ``pystream-migrate dump`` of DSN in this process under tracemalloc (to a temporary
 file) and takes a snapshot at three points: the catalog read (``read_catalog`` has
 returned), the archive's header written (``ArchiveWriter`` built: the TOC as JSON),
-the data copied. Then it reads the archive's TOC the way restore does (the reader's
-TOC documents, and a ``TocEntry`` built from each). For each point: the memory traced
-then, the peak since the previous point, and the allocation sites that hold the most,
+the data copied. Then it reads the archive's TOC the way restore does (each TOC
+document parsed into a ``TocEntry`` as it comes, the documents not kept) and, with
+``--restore-dsn``, restores it in process and records its fullest moment. For each
+point: the memory traced then, the peak since the previous point, and the allocation
+sites that hold the most,
 in bytes per chunk. tracemalloc sees Python's allocations only (not libpq's or zstd's)
 and slows the dump down several times: read the sizes, not the times.
 Writes results/memory-LABEL.{json,md}.
@@ -31,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 from pystream_migrate import dump  # noqa: E402
 from pystream_migrate.archive import ArchiveReader  # noqa: E402
-from pystream_migrate.toc import TocEntry  # noqa: E402
+from pystream_migrate.toc import entry_reader  # noqa: E402
 
 ROOT = str(HERE.parent)
 
@@ -107,7 +109,42 @@ def _watch_families(rec: Recorder) -> None:
         "resolve_dependencies", catalog.resolve_dependencies)
 
 
-def measure(dsn: str, jobs: int, top: int) -> dict[str, Any]:
+def _restore_peak(rec: Recorder, archive: Path, target: str, jobs: int) -> None:
+    """Restore ``archive`` into ``target`` (created) in process; a thread samples the
+    traced memory twice a second and snapshots it whenever it is 2 % above the most
+    seen, so the point recorded is the restore's fullest moment (within that)."""
+    import threading
+
+    from pystream_migrate import cli
+    from pystream_migrate.restore.flow import restore_archive
+    from pystream_migrate.restore.options import RestoreOptions
+
+    args = cli.build_parser().parse_args(
+        ["restore", "-d", target, "-f", str(archive), "-j", str(jobs), "--create",
+         "--progress", "none"])
+    most = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            current = tracemalloc.get_traced_memory()[0]
+            if current > most[0] * 1.02:
+                most[0] = current
+                if rec.points and rec.points[-1]["point"].startswith("restore run"):
+                    rec.points.pop()
+                rec.point("restore run: its fullest moment (sampled)", reset=False)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        restore_archive(RestoreOptions.from_args(args))
+    finally:
+        done.set()
+        sampler.join()
+    rec.point("restore finished")
+
+
+def measure(dsn: str, jobs: int, top: int, target: str | None = None) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM timescaledb_information.chunks").fetchone()
     chunks = int(row[0]) if row else 0
@@ -131,11 +168,14 @@ def measure(dsn: str, jobs: int, top: int) -> dict[str, Any]:
         rec.point("dump finished")
         tracemalloc.stop()
         tracemalloc.start(1)
-        with ArchiveReader.open(archive) as reader:
-            rec.point("restore: archive header and TOC documents read")
-            entries = [TocEntry.from_json(d) for d in reader.toc]
-            rec.point(f"restore: {len(entries)} TocEntry objects built (documents kept)")
+        # As restore reads it: each TOC document becomes a TocEntry as it is parsed.
+        with ArchiveReader.open(archive, toc_entry=entry_reader()) as reader:
+            rec.point(f"restore: archive header read, {len(reader.toc)} TocEntry objects")
         tracemalloc.stop()
+        if target:
+            tracemalloc.start(1)
+            _restore_peak(rec, archive, target, jobs)
+            tracemalloc.stop()
     return {"chunks": chunks, "jobs": jobs, "points": rec.points}
 
 
@@ -165,13 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dsn", required=True, help="the source database to dump")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--top", type=int, default=12, help="allocation sites per point")
+    p.add_argument("--restore-dsn", metavar="DSN",
+                   help="also restore the dump in process into this database (created; "
+                        "it must not exist) and record the restore's fullest moment")
     p.add_argument("--label", default="this-machine")
     p.add_argument("--out", default=str(HERE / "results"))
     a = p.parse_args(argv)
     sys.path.insert(0, str(HERE))
     import run as bench  # the commit measured
 
-    report = measure(a.dsn, a.jobs, a.top)
+    report = measure(a.dsn, a.jobs, a.top, a.restore_dsn)
     code = bench.code_version()
     report |= {"command": "python benchmarks/memory.py " + " ".join(
         x for x in (argv if argv is not None else sys.argv[1:]) if not x.startswith("host=")),

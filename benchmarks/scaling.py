@@ -25,6 +25,9 @@ and restore at each: wall time, phases, peak RSS (no pg_dump: it runs out of loc
 such databases). The restore is checked by row and chunk counts (a full
 compare_databases of 100k tables would outlast the restore). Results are written after
 each count (results/chunks-LABEL.json and .md), so a run stopped early keeps them.
+With ``--dsn DSN --source-dbs many_1k,many_10k,big,big`` it uses (and keeps) those
+databases of that server as the sources instead, each grown to its count: a database
+of 100k chunks, slow to generate, can then serve several runs.
 """
 
 from __future__ import annotations
@@ -126,22 +129,37 @@ def many_counts(dsn: str) -> tuple[int, int]:
 class CountCheck(bench.Bench):
     """Checks a restore of the many-chunks dataset by its row and chunk counts."""
 
+    keep_targets = False  # dropping a database of 100k chunks takes minutes
+
     def check(self, m: bench.Measurement, target_name: str, target: str) -> bench.Measurement:
         want, got = many_counts(self.source), many_counts(target)
         m.data_ok = want == got
         if not m.data_ok:
             m.diffs = [f"rows, chunks: source {want}, target {got}"]
-        bench.drop_db(self.admin_dsn, target_name)
+        if not self.keep_targets:
+            bench.drop_db(self.admin_dsn, target_name)
         return m
 
 
 def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, log: Any,
-                     save: Any) -> list[dict[str, Any]]:
-    source = bench.recreate_db(admin_dsn, bench.SOURCE_DB)
+                     save: Any, source_dbs: list[str] | None = None,
+                     rows: list[dict[str, Any]] | None = None,
+                     keep_targets: bool = False) -> list[dict[str, Any]]:
+    """Dump and restore at each count. ``source_dbs`` (one per count; a name may repeat):
+    existing databases to use as the sources, grown to each count and kept. ``rows``:
+    earlier results to add to."""
+    source = (bench.with_dbname(admin_dsn, source_dbs[0]) if source_dbs
+              else bench.recreate_db(admin_dsn, bench.SOURCE_DB))
     b = CountCheck(admin_dsn, jobs, work, None)
+    b.keep_targets = keep_targets
+    if rows:
+        b.target_seq = 100 * len(rows)  # targets kept by an earlier run keep their names
     archive = work / "many.psm"
-    rows: list[dict[str, Any]] = []
-    for n in counts:
+    rows = list(rows or [])
+    code = bench.code_version()["commit"]
+    for i, n in enumerate(counts):
+        if source_dbs:
+            source = b.source = bench.with_dbname(admin_dsn, source_dbs[i])
         started = time.monotonic()
         generate.many_chunks(source, n)
         gen_s = round(time.monotonic() - started, 1)
@@ -149,7 +167,7 @@ def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, l
         d = b.psm_dump(0, archive)
         b.settle()
         r = b.psm_restore(0, archive)
-        row = {"chunks": n, "jobs": jobs, "generate_s": gen_s,
+        row = {"chunks": n, "jobs": jobs, "code": code, "generate_s": gen_s,
                "dump_s": d.wall_s, "dump_cpu_s": d.cpu_s, "dump_rss_mb": d.peak_rss_mb,
                "dump_ok": d.exit_ok, "archive_bytes": d.archive_bytes,
                "dump_phases": phases(d.procs[0], DUMP_MARKS),
@@ -163,7 +181,8 @@ def many_chunks_runs(admin_dsn: str, counts: list[int], jobs: int, work: Path, l
             f"restore {r.wall_s:.1f}s {r.peak_rss_mb:.0f} MB {row['restore_phases']} "
             f"correct={r.correct}")
         save(rows)
-    bench.drop_db(admin_dsn, bench.SOURCE_DB)
+    if not source_dbs:
+        bench.drop_db(admin_dsn, bench.SOURCE_DB)
     return rows
 
 
@@ -171,8 +190,8 @@ def chunks_markdown(rows: list[dict[str, Any]], machine: str) -> str:
     lines = ["# pystream-migrate at many chunks (scale test dataset: one row per chunk)", "",
              machine, "",
              "| chunks | dump s | dump MB | dump KB/chunk added | dump phases (s) | restore s "
-             "| restore MB | restore KB/chunk added | restore phases (s) | correct |",
-             "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |"]
+             "| restore MB | restore KB/chunk added | restore phases (s) | correct | code |",
+             "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- | --- |"]
     prev: dict[str, Any] | None = None
     for r in rows:
         dp = ", ".join(f"{k} {v:.1f}" for k, v in r["dump_phases"].items())
@@ -186,7 +205,7 @@ def chunks_markdown(rows: list[dict[str, Any]], machine: str) -> str:
             f"| {r['chunks']} | {r['dump_s']:.1f} | {r['dump_rss_mb']:.0f} "
             f"| {added('dump_rss_mb')} | {dp} | {r['restore_s']:.1f} "
             f"| {r['restore_rss_mb']:.0f} | {added('restore_rss_mb')} "
-            f"| {rp} | {r['restore_correct']} |")
+            f"| {rp} | {r['restore_correct']} | {r.get('code', '')} |")
         prev = r
     lines += ["", "KB/chunk added: the growth of peak RSS from the row above, per chunk "
               "added. One run per count; the machine is shared: read the growth, not the "
@@ -225,6 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dsn", help="existing superuser DSN instead of a throwaway cluster")
     p.add_argument("--many-chunks", metavar="N,N,...",
                    help="chunk counts for the scale test's dataset instead of --configs")
+    p.add_argument("--source-dbs", metavar="DB,DB,...",
+                   help="with --many-chunks and --dsn: existing databases to use as the "
+                        "sources, one per count (a name may repeat: it is grown to each "
+                        "count), kept afterwards; generating 100k chunks takes long")
+    p.add_argument("--append", action="store_true",
+                   help="with --many-chunks: add the rows to results/chunks-LABEL.json")
+    p.add_argument("--keep-targets", action="store_true",
+                   help="with --many-chunks: keep the restored databases (dropping 100k "
+                        "chunks takes minutes)")
     p.add_argument("--label", default="this-machine")
     p.add_argument("--out", default=str(HERE / "results"))
     a = p.parse_args(argv)
@@ -261,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def many_chunks_main(a: argparse.Namespace) -> int:
     counts = [int(n) for n in a.many_chunks.split(",")]
+    if a.source_dbs and (not a.dsn or len(a.source_dbs.split(",")) != len(counts)):
+        raise SystemExit("scaling.py: --source-dbs needs --dsn and one database per count")
     jobs = int(a.jobs.split(",")[0]) if a.jobs != "1,2,4" else 2
     work = HERE / "work" / f"chunks-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
@@ -283,9 +313,14 @@ def many_chunks_main(a: argparse.Namespace) -> int:
                        default=str) + "\n")
         (out / f"chunks-{a.label}.md").write_text(chunks_markdown(rows, machine))
 
+    earlier: list[dict[str, Any]] = []
+    if a.append and (out / f"chunks-{a.label}.json").exists():
+        earlier = json.loads((out / f"chunks-{a.label}.json").read_text())["runs"]
     try:
         with bench.server(a.dsn) as admin_dsn:
-            many_chunks_runs(admin_dsn, counts, jobs, work, log, save)
+            many_chunks_runs(admin_dsn, counts, jobs, work, log, save,
+                             a.source_dbs.split(",") if a.source_dbs else None,
+                             earlier, a.keep_targets)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print((out / f"chunks-{a.label}.md").read_text())

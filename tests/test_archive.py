@@ -425,7 +425,9 @@ def test_writer_rejects_misuse() -> None:
     with pytest.raises(ValueError, match="toc"):
         ArchiveWriter(io.BytesIO(), {"toc": []}, [])
     with pytest.raises(ValueError, match="more than once"):
-        ArchiveWriter(io.BytesIO(), {}, [{"id": 1}, {"id": 1}])
+        # Checked as they stream past: the first entry is complete, the second repeats it.
+        entry = {"id": 1, "kind": "TABLE", "name": "t", "section": "pre-data"}
+        ArchiveWriter(io.BytesIO(), {}, [entry, dict(entry)])
     with pytest.raises(ValueError, match="integer id"):
         ArchiveWriter(io.BytesIO(), {}, [{"id": "1"}])
     with pytest.raises(ValueError, match="block_size"):
@@ -722,3 +724,69 @@ def test_a_toc_of_many_entries_is_written_from_a_generator_and_reads_back() -> N
     reader = ArchiveReader(io.BytesIO(out.getvalue()), name="many.psm")
     assert reader.toc == make_toc(count, data={7})
     assert reader.header["options"] == HEADER["options"]
+
+
+def _traced_peak(action: Any) -> int:
+    """tracemalloc's peak while ``action()`` runs, above what was traced before."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        action()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_large_toc_streams_through_writer_and_reader_without_its_documents() -> None:
+    """Neither side holds the TOC's documents or its JSON text: per entry, the writer
+    keeps a compressed piece of text and an index slot, the reader what ``toc_entry``
+    makes of each document. Holding the documents (or the text) costs well over 1 kB
+    an entry; the bounds here are a third of that."""
+    count = 20_000
+    out = io.BytesIO()
+    writers: list[ArchiveWriter] = []
+
+    def write() -> None:
+        docs = (toc_entry(i, data=i == 7) for i in range(1, count + 1))
+        writers.append(ArchiveWriter(out, HEADER, docs))
+
+    assert _traced_peak(write) < 400 * count
+    writers[0].open_entry(7).close(rows=0)
+    writers[0].finish()
+    archive = out.getvalue()
+    readers: list[ArchiveReader] = []
+
+    def read() -> None:
+        readers.append(ArchiveReader(io.BytesIO(archive), name="many.psm",
+                                     toc_entry=lambda doc: doc["id"]))
+
+    assert _traced_peak(read) < 400 * count
+    assert readers[0].toc == list(range(1, count + 1))
+
+
+def test_the_header_is_parsed_piece_by_piece_whatever_its_layout() -> None:
+    """The reader parses the header as it decompresses it, 1 MiB at a time: "toc" first,
+    white space anywhere, a value longer than a piece, a number across two pieces."""
+    import json
+
+    from tests.archive_forge import decode, forge, sample_archive, sample_toc
+
+    records = decode(sample_archive())
+    header = records[0].json()
+    toc = header.pop("toc")
+    long_text = "é" * 700_000  # 1.4 MB of UTF-8, split between pieces mid-character
+    text = json.dumps({"toc": toc, **header, "options": {"note": long_text}}, indent=2,
+                      ensure_ascii=False)
+    # A number that starts 3 bytes before the first piece ends.
+    head = '{"a":'
+    number = head + " " * ((1 << 20) - 3 - len(head)) + "1234567,"
+    records[0] = records[0].__class__(records[0].type, 0, 0,
+                                      (number + text[1:]).encode())
+    reader = ArchiveReader(io.BytesIO(forge(records)), name="forged.psm")
+    assert reader.toc == sample_toc()
+    assert reader.header["a"] == 1234567
+    assert reader.header["options"] == {"note": long_text}
+    assert reader.header["source"] == header["source"]

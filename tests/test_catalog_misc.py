@@ -346,7 +346,7 @@ def test_table_using_extension_types_needs_the_extension_first(
     mine = [e for e in entries if e.kind in MY_KINDS] + [table, trigger]
     resolve_dependencies(mine, depend, aliases=ctx.extension_members)
     by_name = {e.name: i for i, e in enumerate(mine) if e.kind == "EXTENSION"}
-    assert {by_name["citext"], by_name["hstore"]} <= table.deps
+    assert {by_name["citext"], by_name["hstore"]} <= set(table.deps)
     assert by_name["timescaledb"] in trigger.deps or not has_blocker
     ordered = sort_entries(mine)
     order = [e.name for e in ordered]

@@ -333,7 +333,7 @@ def test_table_data_entries_list_copyable_columns(source: str) -> None:
                                   "created"]
     table = entry(catalog, "TABLE", SCHEMA, ITEMS)
     assert items.relid == table.objects[0][1]
-    assert items.deps == {table.id}
+    assert set(items.deps) == {table.id}
     assert items.est_bytes >= 8192  # its rows are counted even before ANALYZE
     assert items.section is Section.DATA
     reordered = entry(catalog, "TABLE DATA", "public", "measure_2025")
@@ -360,7 +360,7 @@ def test_sequence_state_is_carried(source: str, target_db: str) -> None:
     # The identity sequence is created by its table, not by a SEQUENCE entry.
     assert not [e for e in catalog.entries if e.kind == "SEQUENCE" and e.name == "Events_id_seq"]
     events = entry(catalog, "TABLE", "public", "Events")
-    assert identity.deps == {events.id}
+    assert set(identity.deps) == {events.id}
     with psycopg.connect(target_db, autocommit=True) as conn:
         for e in catalog.entries:
             if e.kind == "SEQUENCE SET" and e.schema != "_timescaledb_catalog":
@@ -397,7 +397,7 @@ def test_restore_order(source: str) -> None:
     owned = entry(catalog, "SEQUENCE OWNED BY", SCHEMA, 'Order "Items" ü_id_seq')
     assert owned.create_sql == ('ALTER SEQUENCE "Sales Ω"."Order ""Items"" ü_id_seq" OWNED BY '
                                 '"Sales Ω"."Order ""Items"" ü"."id";')
-    assert {serial, ident_of("TABLE", SCHEMA, ITEMS)} <= owned.deps
+    assert {serial, ident_of("TABLE", SCHEMA, ITEMS)} <= set(owned.deps)
     pk = entry(catalog, "CONSTRAINT", SCHEMA, f"{ITEMS} Order pk")
     assert "WITH (fillfactor='80')" in pk.create_sql
     fk = entry(catalog, "FK CONSTRAINT", "public", "refs refs_item_id_fkey")
@@ -411,11 +411,12 @@ def test_restore_order(source: str) -> None:
                                  "\"public\".\"measure_2025\" FOR VALUES FROM ('2025-01-01') "
                                  "TO ('2026-01-01');")
     assert {ident_of("TABLE", "public", "measure"),
-            ident_of("TABLE", "public", "measure_2025")} <= attach.deps
+            ident_of("TABLE", "public", "measure_2025")} <= set(attach.deps)
     idx_attach = entry(catalog, "INDEX ATTACH", "public", "measure_2025_pkey")
     assert idx_attach.section is Section.POST_DATA
     assert {ident_of("CONSTRAINT", "public", "measure measure_pkey"),
-            ident_of("CONSTRAINT", "public", "measure_2025 measure_2025_pkey")} <= idx_attach.deps
+            ident_of("CONSTRAINT", "public", "measure_2025 measure_2025_pkey")
+            } <= set(idx_attach.deps)
     parent_index = entry(catalog, "INDEX", "public", "measure_v_idx")
     assert " ON ONLY public.measure " in parent_index.create_sql
     # The partitioned FK is added to the parent only; its copies come with it.

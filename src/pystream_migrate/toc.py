@@ -15,10 +15,11 @@ no splittable entry is an error that names the objects in it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 
 class Section(StrEnum):
@@ -87,7 +88,7 @@ KIND_PRIORITY: dict[str, int] = {
 DEFAULT_PRIORITY = 25
 
 
-@dataclass
+@dataclass(slots=True)
 class CopySpec:
     """How to read and load one table's rows: table-form COPY of the listed columns."""
 
@@ -101,11 +102,49 @@ class CopySpec:
                 "where": self.where}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> CopySpec:
-        return cls(d["schema"], d["table"], list(d["columns"]), d.get("where"))
+    def from_json(cls, d: dict[str, Any], strings: Strings | None = None) -> CopySpec:
+        if strings is None:
+            return cls(d["schema"], d["table"], list(d["columns"]), d.get("where"))
+        return cls(strings.text(d["schema"]), strings.text(d["table"]),
+                   strings.columns(d["columns"]), d.get("where"))
 
 
-@dataclass
+class Strings:
+    """One copy of each repeated string while a TOC is read (names, schemas, owners,
+    kinds, column lists): a chunk's name appears in its table, its data and its copy
+    spec, its owner and schema in every entry. Dropped once the TOC is read."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+        self._columns: dict[tuple[str, ...], list[str]] = {}
+
+    def text(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        return self._seen.setdefault(value, value)
+
+    def columns(self, names: list[str]) -> list[str]:
+        """One list per distinct column list: every chunk of a hypertable has its columns.
+        Shared: nothing changes a CopySpec's columns once it is read."""
+        key = tuple(names)
+        found = self._columns.get(key)
+        if found is None:
+            found = self._columns[key] = [self.text(n) for n in names]
+        return found
+
+    def info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Keys (and short string values) of an entry's "info", shared."""
+        return {sys.intern(k): self.text(v) if isinstance(v, str) and len(v) < 64 else v
+                for k, v in info.items()}
+
+
+# Entries read from an archive share these: the catalog identities (and extra
+# dependencies) of an entry are filled only by the dump's catalog readers. A tuple, so
+# that anything appending to one fails loudly instead of changing every entry.
+_NO_OBJECTS: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
+
+
+@dataclass(slots=True)
 class TocEntry:
     kind: str
     schema: str | None
@@ -122,8 +161,9 @@ class TocEntry:
     objects: list[tuple[str, int]] = field(default_factory=list)
     # Catalog identities this entry needs beyond what pg_depend says.
     extra_deps: list[tuple[str, int]] = field(default_factory=list)
-    # Ids of the entries that must be restored before this one (filled by resolve/sort).
-    deps: set[int] = field(default_factory=set)
+    # Ids of the entries that must be restored before this one (filled by resolve/sort;
+    # a sorted tuple once sorted or read: a set of one id takes four times the memory).
+    deps: Collection[int] = ()
     # Alternative two-step form used to break dependency cycles (see module docstring).
     split_pre_sql: str | None = None
     split_post_sql: str | None = None
@@ -132,7 +172,7 @@ class TocEntry:
     # keys of "info" (see TYPED_INFO), so the format is the same as before they were fields.
     relid: int | None = None  # data: the table whose rows it carries
     table_oid: int | None = None  # the table it belongs to and locks (index, trigger, ...)
-    ref_table_oids: list[int] = field(default_factory=list)  # tables a foreign key references
+    ref_table_oids: Sequence[int] = ()  # tables a foreign key references
     extconfig: bool = False  # an extension's configuration data (TimescaleDB's catalog)
     fk_order: int = 0  # extconfig data: load after every level below (foreign keys)
     est_bytes: int = 0  # data: estimated COPY size, from the source's statistics
@@ -176,37 +216,51 @@ class TocEntry:
         out: dict[str, Any] = {}
         for name, default in TYPED_INFO.items():
             value = getattr(self, name)
-            if value != default:
-                out[name] = value
+            if value != default and not (name == "ref_table_oids" and not value):
+                out[name] = list(value) if name == "ref_table_oids" else value
         return out
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> TocEntry:
-        info = dict(d.get("info") or {})
+    def from_json(cls, d: dict[str, Any], strings: Strings | None = None, *,
+                  drop_sql: bool = True) -> TocEntry:
+        """An entry from its archive document. With ``strings`` (one for the whole TOC),
+        repeated names and values are shared between entries; without ``drop_sql`` its
+        DROP statement is left out (only ``restore --clean`` runs those)."""
+        s = strings or Strings()
+        info = s.info(d.get("info") or {})
         typed = _typed_from_info(info)
         return cls(
-            kind=d["kind"],
-            schema=d.get("schema"),
-            name=d["name"],
+            kind=s.text(d["kind"]),
+            schema=s.text(d.get("schema")),
+            name=s.text(d["name"]),
             section=Section(d["section"]),
             create_sql=d.get("create_sql", ""),
-            drop_sql=d.get("drop_sql", ""),
-            owner=d.get("owner"),
+            drop_sql=d.get("drop_sql", "") if drop_sql else "",
+            owner=s.text(d.get("owner")),
             owner_sql=d.get("owner_sql", ""),
             acl_sql=d.get("acl_sql", ""),
             comment_sql=d.get("comment_sql", ""),
-            tablespace=d.get("tablespace"),
-            deps=set(d.get("deps", [])),
-            copy=CopySpec.from_json(d["copy"]) if d.get("copy") else None,
+            tablespace=s.text(d.get("tablespace")),
+            objects=_NO_OBJECTS,
+            extra_deps=_NO_OBJECTS,
+            deps=tuple(sorted(set(d.get("deps", ())))),
+            copy=CopySpec.from_json(d["copy"], s) if d.get("copy") else None,
             info=info,
             id=int(d["id"]),
             **typed,
         )
 
 
+def entry_reader(*, drop_sql: bool = True) -> Callable[[dict[str, Any]], TocEntry]:
+    """``TocEntry.from_json`` for the documents of one TOC, sharing their repeated strings
+    (for ``ArchiveReader.open(..., toc_entry=entry_reader())``)."""
+    strings = Strings()
+    return lambda d: TocEntry.from_json(d, strings, drop_sql=drop_sql)
+
+
 # The typed fields kept as "info" keys in the archive, with their defaults.
 TYPED_INFO: dict[str, Any] = {
-    "relid": None, "table_oid": None, "ref_table_oids": [], "extconfig": False,
+    "relid": None, "table_oid": None, "ref_table_oids": (), "extconfig": False,
     "fk_order": 0, "est_bytes": 0, "chunk": False, "copy_format": "text",
     "after_data": False,
 }
@@ -224,7 +278,7 @@ def _typed_from_info(info: dict[str, Any]) -> dict[str, Any]:
         if name in ("relid", "table_oid", "fk_order", "est_bytes"):
             value = int(value)
         elif name == "ref_table_oids":
-            value = [int(v) for v in value]
+            value = tuple(int(v) for v in value)
         elif name in ("extconfig", "chunk", "after_data"):
             value = bool(value)
         typed[name] = value
@@ -279,16 +333,26 @@ def resolve_dependencies(
             pos = owner_of.get(alias[obj])
         return pos
 
+    found: dict[int, set[int]] = {}  # position -> positions it needs
+
+    def need(a: int, b: int) -> None:
+        deps = found.get(a)
+        if deps is None:
+            deps = found[a] = set(entries[a].deps)
+        deps.add(b)
+
     for cat, oid, refcat, refoid in depend_rows:
         a = owner_of.get((cat, oid))
         b = owner((refcat, refoid))
         if a is not None and b is not None and a != b:
-            entries[a].deps.add(b)
+            need(a, b)
     for pos, e in enumerate(entries):
         for ref in e.extra_deps:
             b = owner(ref)
             if b is not None and b != pos:
-                e.deps.add(b)
+                need(pos, b)
+    for pos, deps in found.items():
+        entries[pos].deps = deps
 
 
 def _lift_sections(entries: list[TocEntry]) -> None:
@@ -405,6 +469,6 @@ def sort_entries(entries: list[TocEntry]) -> list[TocEntry]:
     for pos in order:
         e = entries[pos]
         e.id = new_id[pos]
-        e.deps = {new_id[d] for d in e.deps}
+        e.deps = tuple(sorted({new_id[d] for d in e.deps}))
         result.append(e)
     return result

@@ -18,7 +18,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -63,7 +63,7 @@ class RecordType(IntEnum):
     FOOTER = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryStats:
     """What an entry holds: as counted by the writer and checked by the reader."""
 
@@ -83,7 +83,7 @@ class StreamEvent(NamedTuple):
     stats: EntryStats | None  # set for "end"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FooterEntry:
     """Where an entry's records are, according to the footer."""
 
@@ -94,13 +94,13 @@ class FooterEntry:
     end_length: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Footer:
     entries: dict[int, FooterEntry]
     extra: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordHeader:
     type: RecordType
     entry_id: int
@@ -274,18 +274,26 @@ def encode_record(
     return header.pack(), payload
 
 
-def decode_payload(
-    dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes | memoryview
-) -> bytes:
-    """Check and decompress a record payload; never returns unverified bytes."""
+def check_payload(header: RecordHeader, payload: bytes | memoryview) -> None:
+    """The payload is whole, intact, and one zstd frame of the announced length."""
     if len(payload) != header.payload_length:
         raise FormatViolation("payload is shorter than its record header says")
     if zlib.crc32(payload) != header.payload_crc:
         raise FormatViolation("payload checksum mismatch")
     try:
         params = zstandard.get_frame_parameters(payload)
-        if params.content_size != header.raw_length or not params.has_checksum:
-            raise FormatViolation("payload frame does not match its record header")
+    except zstandard.ZstdError as exc:
+        raise FormatViolation(f"payload does not decompress ({exc})") from None
+    if params.content_size != header.raw_length or not params.has_checksum:
+        raise FormatViolation("payload frame does not match its record header")
+
+
+def decode_payload(
+    dctx: zstandard.ZstdDecompressor, header: RecordHeader, payload: bytes | memoryview
+) -> bytes:
+    """Check and decompress a record payload; never returns unverified bytes."""
+    check_payload(header, payload)
+    try:
         data = dctx.decompress(payload, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise FormatViolation(f"payload does not decompress ({exc})") from None
@@ -394,30 +402,17 @@ def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def index_toc(toc: Iterable[Any],
-              keep: Callable[[dict[str, Any]], Any] = lambda entry: entry) -> dict[int, Any]:
-    """Map entry id to TOC entry (or to ``keep(entry)``); every entry is a dict with a
-    unique integer "id"."""
-    by_id: dict[int, Any] = {}
-    for position, entry in enumerate(toc):
-        if not isinstance(entry, dict):
-            raise FormatViolation(f"TOC item {position} is not an object")
-        entry_id = entry.get("id")
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
-            raise FormatViolation(f"TOC item {position} has no integer id")
-        if not _I64_MIN <= entry_id <= _I64_MAX:
-            raise FormatViolation(f"TOC item {position} has an id out of range")
-        if entry_id in by_id:
-            raise FormatViolation(f"TOC id {entry_id} appears more than once")
-        by_id[entry_id] = keep(entry)
-    return by_id
+def describe_entry(entry_id: int, toc_entry: Any) -> str:
+    """Human name of an entry, e.g. ``entry 12 (TABLE DATA public.t)``.
 
-
-def describe_entry(entry_id: int, toc_entry: Mapping[str, Any] | None) -> str:
-    """Human name of an entry, e.g. ``entry 12 (TABLE DATA public.t)``."""
-    if not toc_entry:
+    ``toc_entry`` is its TOC document, or an object with ``kind``, ``schema`` and
+    ``name`` attributes (what a reader or writer kept of it), or None."""
+    if toc_entry is None:
         return f"entry {entry_id}"
-    kind, schema, name = (toc_entry.get(key) for key in ("kind", "schema", "name"))
+    if isinstance(toc_entry, Mapping):
+        kind, schema, name = (toc_entry.get(key) for key in ("kind", "schema", "name"))
+    else:
+        kind, schema, name = (getattr(toc_entry, key, None) for key in ("kind", "schema", "name"))
     label = ".".join(str(part) for part in (schema, name) if part not in (None, ""))
     words = " ".join(part for part in (str(kind) if kind else "", label) if part)
     return f"entry {entry_id} ({words})" if words else f"entry {entry_id}"
@@ -469,33 +464,35 @@ def footer_document(entries: Iterable[FooterEntry], extra: Mapping[str, Any]) ->
     }
 
 
-def parse_footer(doc: Mapping[str, Any]) -> Footer:
-    raw_entries, extra = doc.get("entries"), doc.get("extra")
-    if not isinstance(raw_entries, list) or not isinstance(extra, dict):
+def check_footer_members(doc: Mapping[str, Any]) -> None:
+    """The footer's members besides "entries": "extra", an object, and nothing unknown."""
+    if not isinstance(doc.get("extra"), dict):
         raise FormatViolation("footer is malformed")
     _check_unknown(doc, ("entries", "extra"), "footer")
-    entries: dict[int, FooterEntry] = {}
-    for item in raw_entries:
-        if not isinstance(item, dict):
-            raise FormatViolation("footer index item is not an object")
-        entry_id = item.get("id")
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
-            raise FormatViolation("footer index has a missing or repeated entry id")
-        if len(item) > len(_FOOTER_ITEM_KEYS):
-            _check_unknown(item, _FOOTER_ITEM_KEYS, f"footer index of entry {entry_id}")
-        stats = parse_stats(entry_id, item)
-        offsets, lengths = item.get("block_offsets"), item.get("block_lengths")
-        end = item.get("end")
-        if (
-            not isinstance(offsets, list)
-            or not isinstance(lengths, list)
-            or len(offsets) != stats.blocks
-            or len(lengths) != stats.blocks
-            or not all(is_count(v) for v in (*offsets, *lengths))
-            or not isinstance(end, list)
-            or len(end) != 2
-            or not all(is_count(v) for v in end)
-        ):
-            raise FormatViolation(f"footer index of entry {entry_id} is malformed")
-        entries[entry_id] = FooterEntry(stats, offsets, lengths, end[0], end[1])
-    return Footer(entries, extra)
+
+
+def add_footer_entry(entries: dict[int, FooterEntry], item: Any) -> None:
+    """Check one item of the footer's index and add it to ``entries``."""
+    if not isinstance(item, dict):
+        raise FormatViolation("footer index item is not an object")
+    entry_id = item.get("id")
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
+        raise FormatViolation("footer index has a missing or repeated entry id")
+    if len(item) > len(_FOOTER_ITEM_KEYS):
+        _check_unknown(item, _FOOTER_ITEM_KEYS, f"footer index of entry {entry_id}")
+    stats = parse_stats(entry_id, item)
+    offsets, lengths = item.get("block_offsets"), item.get("block_lengths")
+    end = item.get("end")
+    if (
+        not isinstance(offsets, list)
+        or not isinstance(lengths, list)
+        or len(offsets) != stats.blocks
+        or len(lengths) != stats.blocks
+        or not all(is_count(v) for v in (*offsets, *lengths))
+        or not isinstance(end, list)
+        or len(end) != 2
+        or not all(is_count(v) for v in end)
+    ):
+        raise FormatViolation(f"footer index of entry {entry_id} is malformed")
+    # Tuples: a restore of 100 000 chunks holds one such entry per chunk.
+    entries[entry_id] = FooterEntry(stats, tuple(offsets), tuple(lengths), end[0], end[1])

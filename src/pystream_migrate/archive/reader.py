@@ -20,14 +20,14 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, cast
 
 import zstandard
 
-from pystream_migrate.archive.contents import check_footer, check_header, holds_data
+from pystream_migrate.archive.contents import TocIndex, check_footer, check_header, holds_data
 from pystream_migrate.archive.format import (
     FORMAT_VERSION,
     MAGIC,
@@ -41,16 +41,17 @@ from pystream_migrate.archive.format import (
     RecordHeader,
     RecordType,
     StreamEvent,
+    add_footer_entry,
+    check_footer_members,
     decode_payload,
     describe_entry,
-    index_toc,
     load_json_object,
     make_decompressor,
-    parse_footer,
     parse_stats,
     unpack_preamble,
     unpack_trailer,
 )
+from pystream_migrate.archive.header import parse_header, parse_streamed
 from pystream_migrate.archive.spool import StreamSpool
 from pystream_migrate.errors import ArchiveError, UsageError
 
@@ -221,8 +222,10 @@ class _Progress:
 class ArchiveReader:
     """An open archive. Use :meth:`open`; the constructor takes an open binary file."""
 
-    def __init__(self, fileobj: BinaryIO, *, name: str, owns_file: bool = False) -> None:
+    def __init__(self, fileobj: BinaryIO, *, name: str, owns_file: bool = False,
+                 toc_entry: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.name = name
+        self._toc_entry = toc_entry
         self._file = fileobj
         self._owns_file = owns_file
         self.seekable: bool = _is_random_access(fileobj)
@@ -233,25 +236,30 @@ class ArchiveReader:
         self._pipe_consumed = False
         self._footer_lock = threading.Lock()
         self._footer: Footer | None = None
-        self._toc_by_id: dict[int, dict[str, Any]] = {}
+        self._toc_by_id: dict[int, Any] = {}
         self.format_version = FORMAT_VERSION
         self.header: dict[str, Any] = {}
-        self.toc: list[dict[str, Any]] = []
+        # The TOC in archive order: its documents, or what ``toc_entry`` made of each.
+        self.toc: list[Any] = []
         source: _Source = self._pipe if self._pipe is not None else self._offset_source(0)
         self._read_header(source)
         self._data_start = source.position
 
     @classmethod
-    def open(cls, source: str | os.PathLike[str] | BinaryIO) -> ArchiveReader:
+    def open(cls, source: str | os.PathLike[str] | BinaryIO, *,
+             toc_entry: Callable[[dict[str, Any]], Any] | None = None) -> ArchiveReader:
         """Open an archive: a path, ``"-"`` for standard input, or a binary file object.
 
-        The archive must start at offset 0 of a seekable file object.
+        The archive must start at offset 0 of a seekable file object. ``toc_entry``
+        turns each checked TOC document into what :attr:`toc` keeps (the document
+        itself by default); the documents are not kept. Whatever it returns must have
+        ``kind``, ``schema``, ``name`` and ``copy`` (as attributes, or keys).
         """
         if isinstance(source, str) and source == "-":
             if sys.stdin is None:
                 raise UsageError("standard input is closed: there is no archive to read",
                                  hint="give the archive's FILE, or pipe it in")
-            return cls(sys.stdin.buffer, name="<stdin>")
+            return cls(sys.stdin.buffer, name="<stdin>", toc_entry=toc_entry)
         if isinstance(source, (str, os.PathLike)):
             name = os.fspath(source)
             try:
@@ -262,12 +270,18 @@ class ArchiveReader:
                     hint="check the path and permissions",
                 ) from exc
             try:
-                return cls(fileobj, name=name, owns_file=True)
+                return cls(fileobj, name=name, owns_file=True, toc_entry=toc_entry)
             except BaseException:
                 fileobj.close()
                 raise
         label = getattr(source, "name", None)
-        return cls(source, name=label if isinstance(label, str) else "<stream>")
+        return cls(source, name=label if isinstance(label, str) else "<stream>",
+                   toc_entry=toc_entry)
+
+    @property
+    def toc_by_id(self) -> dict[int, Any]:
+        """The entries of :attr:`toc` by id (the same objects)."""
+        return self._toc_by_id
 
     def describe(self, entry_id: int) -> str:
         """e.g. ``entry 12 (TABLE DATA public.t)``."""
@@ -379,19 +393,20 @@ class ArchiveReader:
             raise self._damaged("the header record", exc.reason) from None
         if record.type is not RecordType.HEADER:
             raise self._damaged("the header record", f"found a {record.type.name} record")
+        # Parsed a TOC entry at a time: each is checked, and only what ``toc_entry``
+        # makes of it stays (a TOC of 100 000 chunks is ~180 MB of JSON).
+        index = TocIndex(keep=self._toc_entry)
+        toc: list[Any] = []
         try:
-            document = load_json_object(
-                decode_payload(make_decompressor(), record, payload), "header"
-            )
-            toc = document.pop("toc", None)
-            if not isinstance(toc, list):
-                raise FormatViolation("header has no TOC list")
-            self._toc_by_id = index_toc(toc)
-            check_header(document, self._toc_by_id)
+            document = parse_header(make_decompressor(), record, payload,
+                                    lambda item: toc.append(index.add(item)))
+            check_header(document)
+            self._toc_by_id = index.finish()
         except FormatViolation as exc:
             raise self._damaged("the header record", str(exc)) from None
         self.header = document
         self.toc = toc
+        self._toc_entry = None  # and what it shares while reading the TOC
 
     # --- sequential pass ----------------------------------------------------------------
 
@@ -717,7 +732,12 @@ class ArchiveReader:
         offset: int,
     ) -> Footer:
         try:
-            footer = parse_footer(load_json_object(decode_payload(dctx, record, payload), "footer"))
+            # Item by item: the index of 100 000 chunks is tens of MB as documents.
+            entries: dict[int, FooterEntry] = {}
+            rest = parse_streamed(dctx, record, bytes(payload), "footer", "entries",
+                                  lambda item: add_footer_entry(entries, item))
+            check_footer_members(rest)
+            footer = Footer(entries, rest["extra"])
             check_footer(footer, self._toc_by_id)
             return footer
         except FormatViolation as exc:

@@ -13,15 +13,15 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import zstandard
 
 from pystream_migrate import __version__
-from pystream_migrate.archive.contents import check_footer, check_header, holds_data
+from pystream_migrate.archive.contents import TocIndex, check_footer, check_header, holds_data
 from pystream_migrate.archive.format import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_LEVEL,
@@ -35,17 +35,32 @@ from pystream_migrate.archive.format import (
     dump_json,
     encode_record,
     footer_document,
-    index_toc,
     is_count,
     make_compressor,
     pack_preamble,
     pack_trailer,
     stats_document,
 )
+from pystream_migrate.archive.header import encode_header
 from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
-TOC_ENCODE_BATCH = 256
+
+
+class EntryName(NamedTuple):
+    """What the writer keeps of a data entry's TOC document: its name for messages."""
+
+    kind: Any
+    schema: Any
+    name: Any
+    copy: bool = True  # it has a "copy" (contents.holds_data)
+
+
+def _name_if_data(doc: dict[str, Any]) -> EntryName | None:
+    """Data entries' names; nothing of the others (a dump has 100 000s of them)."""
+    if doc.get("copy") is None:
+        return None
+    return EntryName(doc.get("kind"), doc.get("schema"), doc.get("name"))
 
 
 def open_output(path: str) -> BinaryIO:
@@ -80,13 +95,19 @@ class ArchiveWriter:
         document = dict(header)
         document.setdefault("tool_version", __version__)
         document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
-        toc = list(toc)  # checked whole before it is written (contents.check_header)
+        # Each TOC document is checked as it is encoded, and only its name is kept (for a
+        # data entry: what open_entry and the footer need); what a reader would refuse
+        # is never written.
+        index = TocIndex(keep=_name_if_data)
         try:
-            # What a reader would refuse is never written.
-            self._toc = index_toc(toc)
-            check_header(document, self._toc)
+            check_header(document)
+            record = encode_header(make_compressor(level), document, toc,
+                                   index.add)
+            self._toc: dict[int, EntryName | None] = index.finish()
         except FormatViolation as exc:
             raise ValueError(f"invalid header or TOC: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
         self._file = fileobj
         self._level = level
         self._block_size = block_size
@@ -97,44 +118,7 @@ class ArchiveWriter:
         self._finished = False
         self._open: dict[int, EntryWriter] = {}
         self._closed: dict[int, FooterEntry] = {}
-
-        encoded = self._encode_header(document, toc)
-        record = encode_record(self.compressor(), RecordType.HEADER, 0, 0, encoded)
         self._append((pack_preamble(), *record))
-
-    def _encode_header(self, document: dict[str, Any],
-                       toc: Iterable[dict[str, Any]]) -> bytearray:
-        """The header record's JSON, ``document`` with ``"toc"`` last, encoded one TOC
-        entry at a time: with a generator of documents, neither the documents nor the
-        whole text as a str are ever held at once (they are the size of the TOC)."""
-        try:
-            head = dump_json(document)
-            encoded = bytearray(head[:-1] + b',"toc":[')
-
-            def encode(docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-                # A few hundred documents per call: one call each costs more than the
-                # encoding itself.
-                batch: list[dict[str, Any]] = []
-                for doc in docs:
-                    batch.append(doc)
-                    if len(batch) == TOC_ENCODE_BATCH:
-                        flush(batch)
-                    yield doc
-                flush(batch)
-
-            def flush(batch: list[dict[str, Any]]) -> None:
-                if batch:
-                    if encoded[-1:] != b"[":
-                        encoded.extend(b",")
-                    encoded.extend(memoryview(dump_json(batch))[1:-1])
-                    batch.clear()
-
-            for _ in encode(toc):
-                pass
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
-        encoded.extend(b"]}")
-        return encoded
 
     @property
     def bytes_written(self) -> int:

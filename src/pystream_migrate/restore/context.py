@@ -39,8 +39,12 @@ class RestoreContext:
         self.reader = reader
         self.log = log
         self.header = reader.header
-        self.entries = [TocEntry.from_json(d) for d in reader.toc]
-        self.by_id = {e.id: e for e in self.entries}
+        if all(isinstance(e, TocEntry) for e in reader.toc):  # opened with entry_reader()
+            self.entries: list[TocEntry] = reader.toc
+            self.by_id: dict[int, TocEntry] = reader.toc_by_id
+        else:
+            self.entries = [TocEntry.from_json(d) for d in reader.toc]
+            self.by_id = {e.id: e for e in self.entries}
         self.source: dict[str, Any] = self.header.get("source", {})
         self.result = RestoreResult()
         self.lock = threading.Lock()
