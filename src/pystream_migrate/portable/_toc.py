@@ -232,7 +232,7 @@ class _Builder:
         root = int(self.facts.chunks[int(data.info["relid"])]["hypertable_relid"])
         for e in kept:
             if e.kind == "TRIGGER" and int(e.info.get("table_oid") or 0) == root:
-                e.deps.add(heap.id)
+                e.deps = (*e.deps, heap.id)
 
     def _watermarks(self) -> None:
         compress = [e for e in self.added if e.kind == COMPRESS]
