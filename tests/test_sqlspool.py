@@ -57,3 +57,21 @@ def test_the_sql_text_is_not_held_in_memory() -> None:
     plain = _traced(toc.entry_reader(), n)
     spooled = _traced(sqlspool.entry_reader(), n)
     assert plain - spooled > 250, (plain, spooled)
+
+
+def test_info_is_a_compact_mutable_mapping() -> None:
+    from pystream_migrate.restore.compactinfo import compactor
+
+    compact = compactor()
+    a = compact({"relkind": "r", "oid": 5, "hypertable_relid": 9})
+    b = compact({"relkind": "r", "oid": 6, "hypertable_relid": 9})
+    assert a == {"relkind": "r", "oid": 5, "hypertable_relid": 9} and a.get("x") is None
+    a["no_freeze"] = True
+    a["oid"] = 7
+    del a["relkind"]
+    assert dict(a) == {"oid": 7, "hypertable_relid": 9, "no_freeze": True}
+    assert {**a, "z": 1}["no_freeze"] and "relkind" not in a and len(a) == 3
+    assert b == {"relkind": "r", "oid": 6, "hypertable_relid": 9}  # shared keys untouched
+    read = sqlspool.entry_reader()
+    e = read({**doc(3), "info": {"relkind": "r", "oid": 5, "parents": [1]}})
+    assert e.info == {"relkind": "r", "oid": 5, "parents": [1]}

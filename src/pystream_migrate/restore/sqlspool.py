@@ -15,8 +15,9 @@ import struct
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from pystream_migrate.restore.compactinfo import compactor
 from pystream_migrate.toc import Strings, TocEntry
 
 SPOOLED = ("create_sql", "owner_sql", "acl_sql", "comment_sql", "drop_sql")
@@ -118,14 +119,17 @@ _SLOTS = tuple(TocEntry.__dict__[name] for name in SPOOLED)
 def entry_reader(*, drop_sql: bool = True,
                  spool: SqlSpool | None = None) -> Callable[[dict[str, Any]], TocEntry]:
     """Like :func:`pystream_migrate.toc.entry_reader`, with each entry's SQL in ``spool``
-    (a new one if not given; it lives as long as the entries do)."""
+    (a new one if not given; it lives as long as the entries do) and its ``info`` a
+    compact :class:`~pystream_migrate.restore.compactinfo.Info`."""
     strings = Strings()
     target = spool or SqlSpool()
+    compact = compactor()
 
     def read(d: dict[str, Any]) -> TocEntry:
         e = SpooledTocEntry.from_json(d, strings, drop_sql=drop_sql)
         assert isinstance(e, SpooledTocEntry)
         e.spool_out(target)
+        e.info = cast(dict[str, Any], compact(e.info))
         return e
 
     return read
