@@ -92,7 +92,8 @@ def measure(path: str) -> dict[str, Any]:
     from pystream_migrate.archive import ArchiveReader
     from pystream_migrate.restore import plan
     from pystream_migrate.restore.scheduler import Scheduler
-    from pystream_migrate.toc import Section, entry_reader
+    from pystream_migrate.restore.sqlspool import entry_reader
+    from pystream_migrate.toc import Section
 
     out: dict[str, Any] = {}
     started = time.perf_counter()

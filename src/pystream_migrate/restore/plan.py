@@ -59,7 +59,9 @@ def make_items(data: list[TocEntry], post: list[TocEntry], analyze: list[TocEntr
                   group="data", batchable=size(e) < SMALL_ENTRY,
                   gated=gated and e.copy is not None)
              for e in data]
-    table_items: dict[int, list[int]] = {}
+    # A table's pass-0 post-data items, as the tuple its ANALYZE item keeps (a table has
+    # a few: growing a tuple costs less than a list per table plus a tuple copy of it).
+    table_items: dict[int, tuple[int, ...]] = {}
     for e in post:
         tables = [t for t in [e.table_oid, *e.ref_table_oids] if t is not None]
         deps = set(e.deps) | {data_of[t].id for t in tables if t in data_of}
@@ -72,13 +74,13 @@ def make_items(data: list[TocEntry], post: list[TocEntry], analyze: list[TocEntr
             e.id, tuple(sorted(deps)), size=weight, locks=locks,
             group="post", batchable=p < 2 and weight < SMALL_ENTRY, restore_pass=p))
         if e.table_oid is not None and p == 0:
-            table_items.setdefault(e.table_oid, []).append(e.id)
+            table_items[e.table_oid] = (*table_items.get(e.table_oid, ()), e.id)
     data_ids = {e.id for e in data}
     for e in analyze:
         weight = size(e)
         items.append(Item(
             analyze_id(e), (e.id,) if e.id in data_ids else (),
-            after=tuple(table_items.get(e.relid, ())) if e.relid is not None else (),
+            after=table_items.get(e.relid, ()) if e.relid is not None else (),
             size=weight, locks=lock(e.relid),
             group="analyze", batchable=weight < SMALL_ENTRY))
     return items

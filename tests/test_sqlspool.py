@@ -1,0 +1,77 @@
+"""The restore's TOC entries with their SQL text in a temporary file (no server)."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from pystream_migrate import toc
+from pystream_migrate.restore import sqlspool
+
+
+def doc(i: int) -> dict[str, Any]:
+    table = f'"_timescaledb_internal"."_hyper_1_{i}_chunk"'
+    return {"id": i, "kind": "TABLE", "schema": "_timescaledb_internal",
+            "name": f"_hyper_1_{i}_chunk", "section": "pre-data",
+            "create_sql": f"CREATE TABLE {table} (CONSTRAINT c CHECK (t >= {i}))"
+                          " INHERITS (public.many); -- é",
+            "owner_sql": f'ALTER TABLE {table} OWNER TO "postgres";', "acl_sql": "",
+            "comment_sql": "", "drop_sql": f"DROP TABLE {table};", "deps": [1]}
+
+
+def test_spooled_entries_give_back_their_sql_and_keep_what_is_assigned() -> None:
+    read = sqlspool.entry_reader()
+    entries = [read(doc(i)) for i in range(1, 50)]
+    plain = [toc.TocEntry.from_json(doc(i)) for i in range(1, 50)]
+    for e, p in zip(entries, plain, strict=True):
+        for name in sqlspool.SPOOLED:
+            assert getattr(e, name) == getattr(p, name)
+    e = entries[3]
+    e.create_sql = "CREATE TABLE x ();"
+    e.owner_sql = ""
+    assert (e.create_sql, e.owner_sql) == ("CREATE TABLE x ();", "")
+    assert e.drop_sql == plain[3].drop_sql and entries[4].create_sql == plain[4].create_sql
+    no_drop = sqlspool.entry_reader(drop_sql=False)(doc(7))
+    assert no_drop.drop_sql == "" and no_drop.create_sql == plain[6].create_sql
+
+
+def _traced(read: Callable[[dict[str, Any]], toc.TocEntry], n: int) -> float:
+    # As the archive reader does: each document decoded from its JSON, then read.
+    texts = [json.dumps(doc(i)) for i in range(1, n + 1)]
+    tracemalloc.start()
+    try:
+        entries = [read(json.loads(t)) for t in texts]
+        assert entries[0].create_sql  # the spool's write buffer goes to its file
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(entries) == n
+    return size / n
+
+
+def test_the_sql_text_is_not_held_in_memory() -> None:
+    # ~190 B of SQL per entry here: spooled entries hold a file offset instead.
+    n = 3000
+    plain = _traced(toc.entry_reader(), n)
+    spooled = _traced(sqlspool.entry_reader(), n)
+    assert plain - spooled > 250, (plain, spooled)
+
+
+def test_info_is_a_compact_mutable_mapping() -> None:
+    from pystream_migrate.restore.compactinfo import compactor
+
+    compact = compactor()
+    a = compact({"relkind": "r", "oid": 5, "hypertable_relid": 9})
+    b = compact({"relkind": "r", "oid": 6, "hypertable_relid": 9})
+    assert a == {"relkind": "r", "oid": 5, "hypertable_relid": 9} and a.get("x") is None
+    a["no_freeze"] = True
+    a["oid"] = 7
+    del a["relkind"]
+    assert dict(a) == {"oid": 7, "hypertable_relid": 9, "no_freeze": True}
+    assert {**a, "z": 1}["no_freeze"] and "relkind" not in a and len(a) == 3
+    assert b == {"relkind": "r", "oid": 6, "hypertable_relid": 9}  # shared keys untouched
+    read = sqlspool.entry_reader()
+    e = read({**doc(3), "info": {"relkind": "r", "oid": 5, "parents": [1]}})
+    assert e.info == {"relkind": "r", "oid": 5, "parents": [1]}
