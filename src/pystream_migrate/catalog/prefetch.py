@@ -19,9 +19,8 @@ from concurrent.futures import Future
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
-from pystream_migrate.catalog.queries import load_sql, query_args
+from pystream_migrate.catalog.queries import execute
 
 # Parameterless queries worth running ahead, costliest first (measured on 4000 chunks).
 HEAVY_QUERIES = (
@@ -64,9 +63,7 @@ def _start(conn: psycopg.Connection, name: str) -> Cursor:
     as Python dicts: queries done ahead of time are held in that form, and turned into
     dicts one query at a time, when the family that reads them asks.
     """
-    cur = conn.cursor(row_factory=dict_row)
-    cur.execute(load_sql(name), query_args(conn))  # type: ignore[arg-type]
-    return cur
+    return execute(conn, name)
 
 
 class Prefetch:
