@@ -8,7 +8,9 @@ from collections.abc import Callable
 import psycopg
 
 from pystream_migrate.catalog import CatalogContext
+from pystream_migrate.catalog.dependencies import Dependencies, dependency_rows
 from pystream_migrate.catalog.prefetch import Prefetch
+from pystream_migrate.catalog.queries import execute
 from pystream_migrate.catalog.tables import _compact_column
 
 
@@ -42,3 +44,15 @@ def test_compact_column_reads_none_for_what_it_leaves_out() -> None:
     assert "comment" not in col
     assert col["comment"] is None and col.get("comment") is None
     assert (col["name"], col["type"], col["attnum"]) == ("a", "integer", 1)
+
+
+def test_dependencies_arrays_give_the_rows_of_the_result(make_db: Callable[..., str]) -> None:
+    dsn = make_db()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE p (a serial PRIMARY KEY); CREATE VIEW v AS SELECT a FROM p")
+    with psycopg.connect(dsn) as conn:
+        rows = list(dependency_rows(execute(conn, "depend")))
+        compact = Dependencies(execute(conn, "depend"))
+    assert len(compact) == len(rows) > 0
+    assert list(compact) == rows
+    assert any(r[0] == "pg_rewrite" and r[2] == "pg_class" for r in compact)  # the view

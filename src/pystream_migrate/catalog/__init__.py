@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
+from pystream_migrate.catalog.dependencies import Dependency, dependency_rows
 from pystream_migrate.catalog.prefetch import Prefetch
 from pystream_migrate.catalog.queries import execute, fetch_all
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
@@ -109,6 +110,13 @@ class CatalogContext:
         with cur:
             yield from cur
 
+    def dependencies(self) -> Iterable[Dependency]:
+        """pg_depend's rows (depend.sql) as (catalog, oid, ref_catalog, ref_oid)."""
+        rows = self.prefetch.take_dependencies() if self.prefetch is not None else None
+        if rows is None:
+            rows = dependency_rows(execute(self.conn, "depend"))
+        return rows
+
     def query_twice(self, name: str) -> Rereadable:
         """The rows of a parameterless query, readable more than once: each reading
         makes a dict per row only while the caller looks at it; libpq's result (C
@@ -151,8 +159,7 @@ def read_catalog(conn: psycopg.Connection,
             entries = collect_entries(ctx)
             resolve_dependencies(
                 entries,
-                ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"])
-                 for r in ctx.query_rows("depend")),
+                ctx.dependencies(),
                 aliases=ctx.extension_members,
             )
         finally:
