@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from pystream_migrate.catalog.names import ident, literal
+from pystream_migrate.catalog.names import ident, literal, share_strings
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
@@ -56,8 +56,7 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
 
         entries: list[TocEntry] = []
         for table in tables:
-            for key in ("schema", "owner"):  # one string for all the entries that say it
-                table[key] = sys.intern(table[key])
+            share_strings(table, "schema", "owner")
             builder = _TableBuilder(ctx, table, columns, columns_by_name,
                                     checks[table["oid"]], by_oid)
             entries.extend(builder.entries())
