@@ -8,15 +8,17 @@ the entries and sorts them (:mod:`pystream_migrate.toc`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
+from pystream_migrate.catalog.dependencies import Dependency, dependency_rows
 from pystream_migrate.catalog.prefetch import Prefetch
-from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.catalog.queries import execute, fetch_all
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
 
 # Object families, in the order they are read. Each is a module of this package.
@@ -58,6 +60,24 @@ class Unsupported:
         return f"{self.kind} {qual}: {self.reason}"
 
 
+class Rereadable:
+    """A query's executed cursor that each iteration reads from its first row."""
+
+    def __init__(self, cursor: psycopg.Cursor[dict[str, Any]]) -> None:
+        self._cursor = cursor
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with contextlib.suppress(IndexError):  # an empty result has no first row
+            self._cursor.scroll(0, "absolute")
+        return iter(self._cursor)
+
+    def __enter__(self) -> Rereadable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+
 @dataclass
 class CatalogContext:
     conn: psycopg.Connection
@@ -89,6 +109,20 @@ class CatalogContext:
             return
         with cur:
             yield from cur
+
+    def dependencies(self) -> Iterable[Dependency]:
+        """pg_depend's rows (depend.sql) as (catalog, oid, ref_catalog, ref_oid)."""
+        rows = self.prefetch.take_dependencies() if self.prefetch is not None else None
+        if rows is None:
+            rows = dependency_rows(execute(self.conn, "depend"))
+        return rows
+
+    def query_twice(self, name: str) -> Rereadable:
+        """The rows of a parameterless query, readable more than once: each reading
+        makes a dict per row only while the caller looks at it; libpq's result (C
+        strings, a third of the dicts' memory) is what stays. Close it after use."""
+        cur = self.prefetch.take_cursor(name) if self.prefetch is not None else None
+        return Rereadable(cur if cur is not None else execute(self.conn, name))
 
     def report_unsupported(self, kind: str, schema: str | None, name: str, reason: str) -> None:
         self.unsupported.append(Unsupported(kind, schema, name, reason))
@@ -125,8 +159,7 @@ def read_catalog(conn: psycopg.Connection,
             entries = collect_entries(ctx)
             resolve_dependencies(
                 entries,
-                ((r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"])
-                 for r in ctx.query_rows("depend")),
+                ctx.dependencies(),
                 aliases=ctx.extension_members,
             )
         finally:

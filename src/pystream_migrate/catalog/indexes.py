@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pystream_migrate.catalog.names import ident
+from pystream_migrate.catalog.names import ident, share_strings
 from pystream_migrate.catalog.security import comment_sql
 from pystream_migrate.toc import Section, TocEntry
 
@@ -29,20 +29,23 @@ INDEX_ATTACH = "index attach"
 
 
 def collect(ctx: CatalogContext) -> list[TocEntry]:
-    rows = ctx.query("indexes")
-    known = {r["oid"] for r in rows}
-    entries: list[TocEntry] = []
-    for row in rows:
-        if row["constraint_oid"] is None:
-            if not row["valid"] and row["relkind"] != "I":
-                ctx.report_unsupported(
-                    "INDEX", row["schema"], row["name"],
-                    "the index is invalid (a failed CREATE INDEX CONCURRENTLY?): "
-                    "not carried, as pg_dump")
-                continue
-            entries.append(_index_entry(row))
-        if row["parent_index"] is not None and row["parent_index"] in known:
-            entries.append(_attach_entry(row))
+    # Read twice from libpq's result (the oids, then the entries): one row's dict at a
+    # time rather than one per index of every chunk.
+    with ctx.query_twice("indexes") as rows:
+        known = {r["oid"] for r in rows}
+        entries: list[TocEntry] = []
+        for row in rows:
+            share_strings(row, "schema", "owner")
+            if row["constraint_oid"] is None:
+                if not row["valid"] and row["relkind"] != "I":
+                    ctx.report_unsupported(
+                        "INDEX", row["schema"], row["name"],
+                        "the index is invalid (a failed CREATE INDEX CONCURRENTLY?): "
+                        "not carried, as pg_dump")
+                    continue
+                entries.append(_index_entry(row))
+            if row["parent_index"] is not None and row["parent_index"] in known:
+                entries.append(_attach_entry(row))
     return entries
 
 

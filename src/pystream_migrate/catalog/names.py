@@ -7,6 +7,9 @@ Identifiers are always double-quoted: exact for every name, keywords included.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from psycopg import sql
 
 
@@ -26,3 +29,12 @@ def ident(*names: str) -> str:
 def literal(value: str) -> str:
     """A SQL string literal, e.g. for COMMENT ON ... IS '...'."""
     return sql.Literal(value).as_string(None)
+
+
+def share_strings(row: dict[str, Any], *keys: str) -> None:
+    """Make ``row``'s strings under ``keys`` the one copy of each (``sys.intern``):
+    a schema or owner that the entries of every chunk repeat is then kept once."""
+    for key in keys:
+        value = row[key]
+        if type(value) is str:
+            row[key] = sys.intern(value)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
-from pystream_migrate.catalog.queries import load_sql, query_args
+from pystream_migrate.catalog.dependencies import Dependencies, Dependency, dependency_rows
+from pystream_migrate.catalog.queries import execute
 
 # Parameterless queries worth running ahead, costliest first (measured on 4000 chunks).
 HEAVY_QUERIES = (
@@ -55,6 +56,7 @@ Rows = list[dict[str, Any]]
 
 
 Cursor = psycopg.Cursor[dict[str, Any]]
+Ahead = Cursor | Dependencies  # what a helper hands over: pg_depend's rows are arrays
 
 
 def _start(conn: psycopg.Connection, name: str) -> Cursor:
@@ -64,9 +66,7 @@ def _start(conn: psycopg.Connection, name: str) -> Cursor:
     as Python dicts: queries done ahead of time are held in that form, and turned into
     dicts one query at a time, when the family that reads them asks.
     """
-    cur = conn.cursor(row_factory=dict_row)
-    cur.execute(load_sql(name), query_args(conn))  # type: ignore[arg-type]
-    return cur
+    return execute(conn, name)
 
 
 class Prefetch:
@@ -85,9 +85,9 @@ class Prefetch:
                 self._sent[name] = _start(leader, name)
         if not helpers:
             names = ()
-        self._futures: dict[str, Future[Cursor]] = {name: Future() for name in names}
+        self._futures: dict[str, Future[Ahead]] = {name: Future() for name in names}
         # Each future goes to one helper, in the order of ``names``.
-        self._todo: queue.SimpleQueue[tuple[str, Future[Cursor]]] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[tuple[str, Future[Ahead]]] = queue.SimpleQueue()
         for item in self._futures.items():
             self._todo.put(item)
         self._threads = [threading.Thread(target=self._run, args=(conn,), daemon=True)
@@ -104,7 +104,9 @@ class Prefetch:
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(_start(conn, name))
+                cur = _start(conn, name)
+                # pg_depend's rows are held as arrays, not as libpq's result (see there).
+                fut.set_result(Dependencies(cur) if name == "depend" else cur)
             except BaseException as exc:  # handed to the leader, which raises it
                 fut.set_exception(exc)
                 return  # this connection's transaction is dead: leave the rest to others
@@ -120,7 +122,20 @@ class Prefetch:
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
             return None
-        return fut.result()
+        result = fut.result()
+        assert not isinstance(result, Dependencies), "depend is read by take_dependencies"
+        return result
+
+    def take_dependencies(self) -> Iterable[Dependency] | None:
+        """The rows of depend.sql if it was started ahead (see take_cursor), else None."""
+        cur = self._sent.pop("depend", None)
+        if cur is not None:
+            return dependency_rows(cur)
+        fut = self._futures.pop("depend", None)
+        if fut is None or fut.cancel():
+            return None
+        result = fut.result()
+        return result if isinstance(result, Dependencies) else dependency_rows(result)
 
     def take(self, name: str) -> Rows | None:
         """The rows of ``name`` if it was started ahead, else None (see take_cursor)."""

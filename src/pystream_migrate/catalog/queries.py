@@ -18,16 +18,25 @@ def load_sql(name: str) -> str:
     )
 
 
-def fetch_all(
+def execute(
     conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Run ``catalog/sql/<name>.sql`` and return its rows as dicts.
+) -> psycopg.Cursor[dict[str, Any]]:
+    """Run ``catalog/sql/<name>.sql``; its rows (as dicts) wait in the returned cursor.
 
     Queries take named parameters (``%(name)s``); every query gets ``server_version``
     (``server_version_num`` as an int) so that one file can cover PostgreSQL 13 to 17.
+    The caller closes the cursor, which frees the result.
     """
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(load_sql(name), query_args(conn, params))  # type: ignore[arg-type]
+    cur = conn.cursor(row_factory=dict_row)
+    cur.execute(load_sql(name), query_args(conn, params))  # type: ignore[arg-type]
+    return cur
+
+
+def fetch_all(
+    conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``catalog/sql/<name>.sql`` and return its rows as dicts (see :func:`execute`)."""
+    with execute(conn, name, params) as cur:
         return cur.fetchall()
 
 
