@@ -124,6 +124,17 @@ def _probe(dsn: str, origin: str) -> Server:
     return server
 
 
+def oldest_and_newest(server: Server) -> tuple[str, str]:
+    """The oldest and the newest TimescaleDB version the server can create; skips the
+    test, saying so, when it offers only one."""
+    versions = server.timescaledb_versions
+    if len(versions) < 2:
+        pytest.skip("two TimescaleDB versions are needed; the test server offers only "
+                    f"{', '.join(versions)} (scripts/install-server.sh with "
+                    "TIMESCALEDB_SOURCES builds several, as CI does from ../shared/vendor)")
+    return versions[0], versions[-1]
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
     env_dsn = os.environ.get("PYSTREAM_TEST_DSN")

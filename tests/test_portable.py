@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 
 from pystream_migrate.verify import compare
-from tests.conftest import Server
+from tests.conftest import Server, oldest_and_newest
 from tests.migrate_support import cli, dump, restore, scalar
 from tests.test_restore_options import PICKY_SQL
 from tests.test_timescale_features import _run
@@ -124,15 +124,11 @@ def _rows(dsn: str, query: str | sql.Composable) -> list[tuple[Any, ...]]:
 
 
 def _versions(pg_server: Server) -> tuple[str, str]:
-    versions = pg_server.timescaledb_versions
-    if len(versions) < 2:
-        pytest.skip("two TimescaleDB versions are needed; the test server offers only "
-                    f"{versions[0]} (scripts/install-server.sh with TIMESCALEDB_SOURCES "
-                    "builds several, as CI does from ../shared/vendor)")
+    versions = oldest_and_newest(pg_server)
     if pg_server.license != "timescale":
         pytest.skip("compression, continuous aggregates and jobs need the Timescale License "
                     f"edition; the test server's timescaledb.license is {pg_server.license!r}")
-    return versions[0], versions[-1]
+    return versions
 
 
 def _chunks(dsn: str) -> list[tuple[Any, ...]]:

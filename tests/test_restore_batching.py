@@ -41,6 +41,27 @@ def _chunk_entries(path: Path) -> dict[str, int]:
     return out
 
 
+
+def _database_setting(dsn: str, name: str, value: str | None) -> None:
+    """ALTER DATABASE ... SET name = value (RESET with None), for sessions opened later."""
+    dbname = str(psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
+    change = (sql.SQL("SET {} = {}").format(sql.SQL(name), sql.Literal(value))
+              if value is not None else sql.SQL("RESET {}").format(sql.SQL(name)))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(dbname)) + change)
+
+
+def _source_with_a_picky_chunk(make_db, chunks: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A hypertable of ``chunks`` chunks of 3 rows; the chunk holding v = 13 (named in
+    the result) fails to load where public.picky() refuses."""
+    source: str = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(PICKY_SQL)  # type: ignore[arg-type]
+    _hypertable(source, "CREATE TABLE public.h (ts timestamptz NOT NULL, "
+                "v int CHECK (v <> 13 OR public.picky(v) = v))", chunks, 3)
+    return source, str(scalar(source, "SELECT tableoid::regclass::text FROM public.h "
+                                      "WHERE v = 13"))
+
 def test_chunks_with_dropped_columns_identity_and_generated_columns_batch_correctly(
         source_db: str, target_db: str, tmp_path: Path) -> None:
     """Old chunks keep a dropped column's slot, new ones do not; the staged rows land
@@ -68,12 +89,7 @@ def test_chunks_with_dropped_columns_identity_and_generated_columns_batch_correc
 
 def test_a_failing_chunk_in_a_batch_is_named_and_the_others_load(  # type: ignore[no-untyped-def]
         make_db, tmp_path: Path) -> None:
-    source = make_db("src", timescaledb=True)
-    with psycopg.connect(source, autocommit=True) as conn:
-        conn.execute(PICKY_SQL)  # type: ignore[arg-type]
-    _hypertable(source, "CREATE TABLE public.h (ts timestamptz NOT NULL, "
-                "v int CHECK (v <> 13 OR public.picky(v) = v))", 30, 3)
-    bad = str(scalar(source, "SELECT tableoid::regclass::text FROM public.h WHERE v = 13"))
+    source, bad = _source_with_a_picky_chunk(make_db, 30)
     path = tmp_path / "db.psm"
     dump(source, path)
     target = _refusing_target(make_db, "tgt")
@@ -94,13 +110,9 @@ def test_a_failing_chunk_in_a_batch_is_named_and_the_others_load(  # type: ignor
     assert len(counts) == 30
     assert counts.pop(bad.split(".")[-1]) == 0
     assert set(counts.values()) == {3}
-    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.refuse").format(
-            sql.Identifier(str(dbname))))
+    _database_setting(target, "psm.refuse", None)
     restore(target, path, "-j", "2", "--resume")
     assert_same_data(source, target)
-
 
 
 def test_resume_waits_for_the_interrupted_restores_sessions(  # type: ignore[no-untyped-def]
@@ -108,12 +120,7 @@ def test_resume_waits_for_the_interrupted_restores_sessions(  # type: ignore[no-
     """A killed restore's backend may still commit a batch (rows and resume record, sent
     as one script) after the client died: --resume must not read the resume records
     before that session ends, or it loads the batch again."""
-    source = make_db("src", timescaledb=True)
-    with psycopg.connect(source, autocommit=True) as conn:
-        conn.execute(PICKY_SQL)  # type: ignore[arg-type]
-    _hypertable(source, "CREATE TABLE public.h (ts timestamptz NOT NULL, "
-                "v int CHECK (v <> 13 OR public.picky(v) = v))", 10, 3)
-    bad = str(scalar(source, "SELECT tableoid::regclass::text FROM public.h WHERE v = 13"))
+    source, bad = _source_with_a_picky_chunk(make_db, 10)
     with psycopg.connect(source) as conn:
         rows = conn.execute("SELECT ts, v FROM public.h WHERE tableoid = %s::regclass",
                             (bad,)).fetchall()
@@ -122,10 +129,7 @@ def test_resume_waits_for_the_interrupted_restores_sessions(  # type: ignore[no-
     bad_id = _chunk_entries(path)[bad.split(".")[-1]]
     target = _refusing_target(make_db, "tgt")
     assert restore(target, path, "-j", "2", check=False).returncode == 1
-    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.refuse").format(
-            sql.Identifier(str(dbname))))
+    _database_setting(target, "psm.refuse", None)
     # The "killed restore's" session: its batch commits 2 s after --resume starts.
     orphan = psycopg.connect(target, application_name="pystream-migrate")
     orphan.execute(sql.SQL("INSERT INTO {} (ts, v) VALUES (%s, %s)").format(
@@ -169,10 +173,7 @@ def test_a_restore_killed_mid_batch_resumes_each_row_once(make_db, tmp_path: Pat
     chunks = list(_chunk_entries(path).values())
     assert len(chunks) == 400
     target = make_db("tgt")
-    dbname = psycopg.conninfo.conninfo_to_dict(target)["dbname"]
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} SET psm.slow = 'on'").format(
-            sql.Identifier(str(dbname))))
+    _database_setting(target, "psm.slow", "on")
     proc = subprocess.Popen([sys.executable, "-m", "pystream_migrate", "restore", "-d",
                              target, "-f", str(path), "-j", "2"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -188,9 +189,7 @@ def test_a_restore_killed_mid_batch_resumes_each_row_once(make_db, tmp_path: Pat
     left = 400 - int(scalar(target, "SELECT count(*) FROM _pystream_migrate.done "  # type: ignore[arg-type]
                             f"WHERE entry_id IN ({', '.join(map(str, chunks))})"))
     assert left > 0, "the kill came after every chunk was loaded"
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RESET psm.slow").format(
-            sql.Identifier(str(dbname))))
+    _database_setting(target, "psm.slow", None)
     restore(target, path, "--resume", "-j", "2")
     assert scalar(target, "SELECT count(*) FROM public.h") == 800
     assert_same_data(source, target)

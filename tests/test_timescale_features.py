@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from pystream_migrate.verify import compare_databases
-from tests.conftest import Server
+from tests.conftest import Server, oldest_and_newest
 from tests.migrate_support import (
     assert_same_data,
     cli,
@@ -604,12 +604,7 @@ def test_hypercore_tables_are_refused(source_db: str, tmp_path: Path) -> None:
 @pytest.fixture
 def two_versions(pg_server: Server) -> tuple[str, str]:
     """The oldest and the newest TimescaleDB version this server can create."""
-    versions = pg_server.timescaledb_versions
-    if len(versions) < 2:
-        pytest.skip("version rules need two TimescaleDB versions on the test server; it "
-                    f"offers only {', '.join(versions)} (scripts/install-server.sh with "
-                    "TIMESCALEDB_SOURCES builds several, as CI does from ../shared/vendor)")
-    return versions[0], versions[-1]
+    return oldest_and_newest(pg_server)
 
 
 def _versioned_db(make_db, version: str, *, data: bool) -> str:  # type: ignore[no-untyped-def]
