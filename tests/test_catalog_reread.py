@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import psycopg
 
-from pystream_migrate.catalog import CatalogContext
+from pystream_migrate.catalog import CatalogContext, read_catalog
 from pystream_migrate.catalog.dependencies import Dependencies, dependency_rows
 from pystream_migrate.catalog.prefetch import Prefetch
 from pystream_migrate.catalog.queries import execute
-from pystream_migrate.catalog.tables import _compact_column
+from pystream_migrate.catalog.tables import _compact_column, _merge_extras
 
 
 def _names_twice(ctx: CatalogContext, query: str) -> tuple[list[str], list[str]]:
@@ -40,10 +40,25 @@ def test_query_twice_reads_every_row_each_time(make_db: Callable[..., str]) -> N
 
 
 def test_compact_column_reads_none_for_what_it_leaves_out() -> None:
-    col = _compact_column({"name": "a", "type": "integer", "comment": None, "attnum": 1})
+    col = _compact_column({"name": "a", "type": "integer", "comment": None, "attnum": 1}, {})
     assert "comment" not in col
     assert col["comment"] is None and col.get("comment") is None
     assert (col["name"], col["type"], col["attnum"]) == ("a", "integer", 1)
+
+
+def test_alike_columns_are_one_object_and_extras_do_not_leak() -> None:
+    """Every chunk's column of a hypertable is one object; an identity or compression
+    setting merged into one table's column must not reach the others."""
+    shared: dict[tuple[object, ...], dict[str, object]] = {}
+    row = {"name": "a", "type": "integer", "options": ["n_distinct=1"], "comment": None}
+    first, second = (_compact_column(dict(row), shared) for _ in range(2))
+    assert first is second
+    other = _compact_column({**row, "type": "bigint"}, shared)
+    assert other is not first
+    columns = {1: [first], 2: [second]}
+    _merge_extras(columns, [{"relid": 1, "column_name": "a", "compression": "l"}])
+    assert columns[1][0]["compression"] == "l"
+    assert columns[2][0]["compression"] is None and first["compression"] is None
 
 
 def test_dependencies_arrays_give_the_rows_of_the_result(make_db: Callable[..., str]) -> None:
@@ -56,3 +71,45 @@ def test_dependencies_arrays_give_the_rows_of_the_result(make_db: Callable[..., 
     assert len(compact) == len(rows) > 0
     assert list(compact) == rows
     assert any(r[0] == "pg_rewrite" and r[2] == "pg_class" for r in compact)  # the view
+
+
+def test_streamed_on_a_helper_the_compact_results_match_the_leaders(
+        make_db: Callable[..., str]) -> None:
+    """A helper streams pg_depend's and the columns' rows into their compact forms; the
+    leader alone (pipelined) converts its executed cursors: the two must agree, and the
+    whole catalog read through helpers must equal the one without."""
+    dsn = make_db(timescaledb=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE m (t bigint NOT NULL, v int GENERATED ALWAYS AS IDENTITY, w text);"
+            "SELECT create_hypertable('m', 't', chunk_time_interval => 10);"
+            "INSERT INTO m (t, w) SELECT g, 'x' FROM generate_series(1, 50) g;"
+            "CREATE TABLE other (a int PRIMARY KEY, b text DEFAULT 'b');"
+            "CREATE VIEW v AS SELECT t, w FROM m")
+    docs = []
+    compact = []
+    for helpers in (0, 2):
+        extra = [psycopg.connect(dsn) for _ in range(helpers)]
+        with psycopg.connect(dsn) as conn:
+            snapshot = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+            for h in extra:
+                h.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                h.execute(f"SET TRANSACTION SNAPSHOT '{snapshot[0] if snapshot else ''}'")
+            with conn.pipeline():
+                ctx = CatalogContext(conn, prefetch=Prefetch(extra, leader=conn))
+                try:
+                    deps = list(ctx.dependencies())
+                    columns = dict(ctx.compact("tables_columns"))
+                finally:
+                    assert ctx.prefetch is not None
+                    ctx.prefetch.close()
+            compact.append((deps, columns))
+            docs.append([e.to_json() for e in read_catalog(conn, extra).entries])
+        for h in extra:
+            h.close()
+    assert compact[0] == compact[1] and len(compact[0][0]) > 100
+    columns = compact[1][1]
+    chunk_columns = [cols for cols in columns.values() if cols[0]["inhcount"] == 1]
+    assert len(chunk_columns) == 6  # one per chunk (t: 1..50), one object per column
+    assert all(cols[0] is chunk_columns[0][0] for cols in chunk_columns)
+    assert docs[0] == docs[1]

@@ -293,8 +293,8 @@ def test_inheritance_child_column_order_survives(source: str, target_db: str) ->
     assert two.info["form"] == "inherits"
     assert "INHERITS (\"public\".\"base\")" in two.create_sql
     multi = entry(catalog, "TABLE", "public", "multi")
-    base_oid = entry(catalog, "TABLE", "public", "base").objects[0][1]
-    other_oid = entry(catalog, "TABLE", "public", "other_base").objects[0][1]
+    base_oid = entry(catalog, "TABLE", "public", "base").info["oid"]
+    other_oid = entry(catalog, "TABLE", "public", "other_base").info["oid"]
     assert multi.info["parents"] == [base_oid, other_oid]
     assert multi.info["relkind"] == "r"
 
@@ -311,11 +311,11 @@ def test_timescaledb_chunks_are_inheritance_children(source: str, target_db: str
         assert chunk.info["form"] == "inherits", chunk.create_sql
         assert "CONSTRAINT \"constraint_" in chunk.create_sql
         data = entry(catalog, "TABLE DATA", chunk.schema, chunk.name)
-        assert data.relid == chunk.objects[0][1]
+        assert data.relid == chunk.info["oid"]
     chunk_indexes = [e for e in catalog.entries
                      if e.kind == "INDEX" and e.schema == "_timescaledb_internal"]
     assert len(chunk_indexes) == 3 * 2 + 4 * 2  # metrics: ts, device_ts; Space M: 2 each
-    assert all(e.table_oid in {c.objects[0][1] for c in chunks}
+    assert all(e.table_oid in {c.info["oid"] for c in chunks}
                for e in chunk_indexes)
     chunk_defaults = [e for e in catalog.entries
                       if e.kind == "DEFAULT" and e.schema == "_timescaledb_internal"]
@@ -332,7 +332,7 @@ def test_table_data_entries_list_copyable_columns(source: str) -> None:
     assert items.copy.columns == ["id", "Qty", "label", "price", "code", "doc", "Größe",
                                   "created"]
     table = entry(catalog, "TABLE", SCHEMA, ITEMS)
-    assert items.relid == table.objects[0][1]
+    assert items.relid == table.info["oid"]
     assert set(items.deps) == {table.id}
     assert items.est_bytes >= 8192  # its rows are counted even before ANALYZE
     assert items.section is Section.DATA
@@ -424,7 +424,7 @@ def test_restore_order(source: str) -> None:
            and e.name.startswith("measure_notes")]
     assert [e.name for e in fks] == ["measure_notes measure_notes_id_k_g_fkey"]
     # It checks the rows of every partition on both sides: the restore waits for them.
-    partitions = {entry(catalog, "TABLE", s, n).objects[0][1] for s, n in (
+    partitions = {entry(catalog, "TABLE", s, n).info["oid"] for s, n in (
         ("public", "measure"), ("public", "measure 2024"), ("public", "measure_2025"),
         (SCHEMA, "measure_rest"), (SCHEMA, "measure_rest_1"), (SCHEMA, "measure_rest_d"),
         ("public", "measure_notes_all"))}

@@ -374,6 +374,10 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     try:
         writer = ArchiveWriter(out.fh, header, (e.to_json() for e in entries),
                                level=opts.compress)
+        # Written: from here on only the data entries are needed (at 100 000 chunks the
+        # others take some 60 MB, which the footer's index then reuses).
+        entry_count = len(entries)
+        entries = catalog.entries = []
         with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(entry_size(e) for e in data),
                            total_entries=len(data))
@@ -384,7 +388,7 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
             warnings.append(f"{e.label} was dropped while the dump ran (a retention policy "
                             "or drop_chunks); restore leaves this chunk out")
         writer.finish({
-            "entries": len(entries),
+            "entries": entry_count,
             "dropped_chunks": [{"entry": e.id, "schema": e.copy.schema if e.copy else None,
                                 "table": e.copy.table if e.copy else None} for e in dropped],
             "warnings": warnings,
@@ -404,7 +408,7 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     raw = sum(s.raw_bytes for s in stats)
     log(f"dumped {rows} rows ({raw} bytes raw) into {writer.bytes_written} archive bytes")
     return DumpResult(
-        entries=len(entries),
+        entries=entry_count,
         data_entries=len(data),
         rows=rows,
         raw_bytes=raw,

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
 
 from pystream_migrate.catalog import Catalog, Unsupported
+from pystream_migrate.catalog.compact import compact_rows
 from pystream_migrate.catalog.names import ident, literal
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.errors import PreconditionFailed
@@ -57,7 +58,9 @@ def relation_roles(conn: psycopg.Connection, info: TimescaleInfo) -> dict[int, d
     """relid -> {'role': 'hypertable'|'chunk', 'hypertable_id', 'hypertable_relid'}."""
     if info.version is None:
         return {}
-    return {int(r["relid"]): r for r in fetch_all(conn, "timescale_relations")}
+    # Kept for the whole dump, one per chunk: compact (~200 bytes less each).
+    rows = compact_rows(fetch_all(conn, "timescale_relations"))
+    return {int(r["relid"]): cast(dict[str, Any], r) for r in rows}
 
 
 def inspect_source(conn: psycopg.Connection, info: TimescaleInfo, catalog: Catalog) -> None:

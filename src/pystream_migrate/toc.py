@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import heapq
 import sys
+from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import groupby
 from typing import Any, cast
 
 
@@ -305,11 +307,42 @@ class DependencyCycle(Exception):
         self.labels = list(labels)
 
 
+class Owners:
+    """Which entry creates each catalog object: ``(catalog, oid)`` -> the entry's position.
+
+    The pair is kept as one int (the catalog's number above the 32-bit oid): at 100 000
+    chunks there are half a million objects, and a tuple key with its int costs ~100
+    bytes more each. Filled as entries are read (:meth:`add`), so that the dump can drop
+    each entry's ``objects`` at once (:mod:`pystream_migrate.catalog.compact`).
+    """
+
+    def __init__(self) -> None:
+        self._catalogs: dict[str, int] = {}
+        self._positions: dict[int, int] = {}
+
+    def add(self, entry: TocEntry, pos: int) -> None:
+        for catalog, oid in entry.objects:
+            number = self._catalogs.setdefault(catalog, len(self._catalogs))
+            self._positions.setdefault(number << 32 | oid, pos)
+
+    def get(self, catalog: str, oid: int) -> int | None:
+        number = self._catalogs.get(catalog)
+        return None if number is None else self._positions.get(number << 32 | oid)
+
+    @classmethod
+    def of(cls, entries: Sequence[TocEntry]) -> Owners:
+        owners = cls()
+        for pos, e in enumerate(entries):
+            owners.add(e, pos)
+        return owners
+
+
 def resolve_dependencies(
     entries: list[TocEntry],
     depend_rows: Iterable[tuple[str, int, str, int]],
     *,
     aliases: Mapping[tuple[str, int], tuple[str, int]] | None = None,
+    owners: Owners | None = None,
 ) -> None:
     """Fill ``deps`` (as list positions) from pg_depend rows and each entry's ``extra_deps``.
 
@@ -320,39 +353,34 @@ def resolve_dependencies(
     extension member onto its extension (``("pg_extension", oid)``). Depending on the
     member then means depending on the extension's entry, e.g. a table with a column of
     an extension's type, or a trigger calling a function of the extension.
+
+    ``owners``: who creates what, if already known (else read from the entries' objects).
     """
-    owner_of: dict[tuple[str, int], int] = {}
-    for pos, e in enumerate(entries):
-        for obj in e.objects:
-            owner_of.setdefault(obj, pos)
+    owner_of = owners if owners is not None else Owners.of(entries)
     alias = aliases or {}
 
     def owner(obj: tuple[str, int]) -> int | None:
-        pos = owner_of.get(obj)
+        pos = owner_of.get(*obj)
         if pos is None and obj in alias:
-            pos = owner_of.get(alias[obj])
+            pos = owner_of.get(*alias[obj])
         return pos
 
-    found: dict[int, set[int]] = {}  # position -> positions it needs
-
-    def need(a: int, b: int) -> None:
-        deps = found.get(a)
-        if deps is None:
-            deps = found[a] = set(entries[a].deps)
-        deps.add(b)
-
+    # Each need as one int (needing position above needed position), then grouped: a set
+    # per entry would take ~200 bytes each, for 300 000 entries at 100 000 chunks.
+    needs = array("q")
     for cat, oid, refcat, refoid in depend_rows:
-        a = owner_of.get((cat, oid))
+        a = owner_of.get(cat, oid)
         b = owner((refcat, refoid))
         if a is not None and b is not None and a != b:
-            need(a, b)
+            needs.append(a << 32 | b)
     for pos, e in enumerate(entries):
         for ref in e.extra_deps:
             b = owner(ref)
             if b is not None and b != pos:
-                need(pos, b)
-    for pos, deps in found.items():
-        entries[pos].deps = deps
+                needs.append(pos << 32 | b)
+    for pos, group in groupby(sorted(needs), key=lambda need: need >> 32):
+        found = {need & 0xFFFFFFFF for need in group}
+        entries[pos].deps = tuple(sorted(found.union(entries[pos].deps)))
 
 
 def _lift_sections(entries: list[TocEntry]) -> None:

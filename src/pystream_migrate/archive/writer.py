@@ -9,6 +9,7 @@ bounded by one block buffer per open entry plus the index kept for the footer.
 
 from __future__ import annotations
 
+import bisect
 import sys
 import threading
 import zlib
@@ -103,11 +104,16 @@ class ArchiveWriter:
             check_header(document)
             record = encode_header(make_compressor(level), document, toc,
                                    index.add)
-            self._toc: dict[int, EntryName | None] = index.finish()
+            kept = index.finish()
         except FormatViolation as exc:
             raise ValueError(f"invalid header or TOC: {exc}") from None
         except (TypeError, ValueError) as exc:
             raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+        # Every id, for open_entry's message (8 bytes each, sorted); the names of the
+        # data entries only (a dump has 100 000s of the others).
+        self._ids = array("q", sorted(kept))
+        self._toc: dict[int, EntryName] = {k: v for k, v in kept.items() if v is not None}
+        del kept
         self._file = fileobj
         self._level = level
         self._block_size = block_size
@@ -142,9 +148,10 @@ class ArchiveWriter:
 
     def open_entry(self, entry_id: int) -> EntryWriter:
         """Start the data of a TOC entry; each id may be opened once. Thread-safe."""
-        if entry_id not in self._toc:
+        at = bisect.bisect_left(self._ids, entry_id)
+        if at == len(self._ids) or self._ids[at] != entry_id:
             raise ValueError(f"entry {entry_id} is not in the archive's TOC")
-        if not holds_data(self._toc[entry_id]):
+        if not holds_data(self._toc.get(entry_id)):
             raise ValueError(f'{self.describe(entry_id)} has no "copy": it cannot have data')
         with self._lock:
             if self._finished:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from pystream_migrate.catalog.dependencies import Dependency, dependency_rows
-from pystream_migrate.catalog.prefetch import Prefetch
+from pystream_migrate.catalog.compact import Keeper, forget_extra_deps
+from pystream_migrate.catalog.dependencies import Dependencies, Dependency
+from pystream_migrate.catalog.prefetch import COMPACT, Prefetch
 from pystream_migrate.catalog.queries import execute, fetch_all
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
 
@@ -110,11 +111,14 @@ class CatalogContext:
         with cur:
             yield from cur
 
+    def compact(self, name: str) -> Any:
+        """The rows of parameterless ``name`` in their compact form (prefetch.COMPACT)."""
+        found = self.prefetch.take_compact(name) if self.prefetch is not None else None
+        return found if found is not None else COMPACT[name](execute(self.conn, name))
+
     def dependencies(self) -> Iterable[Dependency]:
         """pg_depend's rows (depend.sql) as (catalog, oid, ref_catalog, ref_oid)."""
-        rows = self.prefetch.take_dependencies() if self.prefetch is not None else None
-        if rows is None:
-            rows = dependency_rows(execute(self.conn, "depend"))
+        rows: Dependencies = self.compact("depend")
         return rows
 
     def query_twice(self, name: str) -> Rereadable:
@@ -135,11 +139,14 @@ class Catalog:
     warnings: list[str]
 
 
-def collect_entries(ctx: CatalogContext) -> list[TocEntry]:
+def collect_entries(ctx: CatalogContext,
+                    keep: Callable[[TocEntry], TocEntry] | None = None) -> list[TocEntry]:
+    """Every family's entries, each passed through ``keep`` as its family yields it."""
     entries: list[TocEntry] = []
     for family in FAMILIES:
         module = importlib.import_module(f"pystream_migrate.catalog.{family}")
-        entries.extend(module.collect(ctx))
+        found = module.collect(ctx)
+        entries.extend(found if keep is None else map(keep, found))
     return entries
 
 
@@ -155,19 +162,18 @@ def read_catalog(conn: psycopg.Connection,
     # at once (ctx.query with parameters) still gets it, at the cost of a round trip.
     with conn.pipeline():
         ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn))
+        keeper = Keeper()
         try:
-            entries = collect_entries(ctx)
+            entries = collect_entries(ctx, keeper)
             resolve_dependencies(
                 entries,
                 ctx.dependencies(),
                 aliases=ctx.extension_members,
+                owners=keeper.owners,
             )
         finally:
             if ctx.prefetch is not None:
                 ctx.prefetch.close()
-    for e in entries:
-        # The oid of what the entry creates, kept in the archive: restore-time selection
-        # and the scheduler use it to tie indexes, constraints and data to their table.
-        if e.objects and "oid" not in e.info:
-            e.info["oid"] = e.objects[0][1]
+    del keeper  # its map of owners
+    forget_extra_deps(entries)
     return Catalog(sort_entries(entries), ctx.unsupported, ctx.warnings)

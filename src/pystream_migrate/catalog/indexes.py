@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, share_strings
@@ -28,12 +29,12 @@ Row = dict[str, Any]
 INDEX_ATTACH = "index attach"
 
 
-def collect(ctx: CatalogContext) -> list[TocEntry]:
+def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
     # Read twice from libpq's result (the oids, then the entries): one row's dict at a
-    # time rather than one per index of every chunk.
+    # time rather than one per index of every chunk; and one entry at a time, which the
+    # caller makes small (tables.collect) before the next is built.
     with ctx.query_twice("indexes") as rows:
         known = {r["oid"] for r in rows}
-        entries: list[TocEntry] = []
         for row in rows:
             share_strings(row, "schema", "owner")
             if row["constraint_oid"] is None:
@@ -43,10 +44,9 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
                         "the index is invalid (a failed CREATE INDEX CONCURRENTLY?): "
                         "not carried, as pg_dump")
                     continue
-                entries.append(_index_entry(row))
+                yield _index_entry(row)
             if row["parent_index"] is not None and row["parent_index"] in known:
-                entries.append(_attach_entry(row))
-    return entries
+                yield _attach_entry(row)
 
 
 def _index_entry(row: Row) -> TocEntry:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
 import psycopg
 
-from pystream_migrate.catalog.dependencies import Dependencies, Dependency, dependency_rows
-from pystream_migrate.catalog.queries import execute
+from pystream_migrate.catalog.dependencies import Dependencies
+from pystream_migrate.catalog.queries import execute, stream
+from pystream_migrate.catalog.tables import columns_by_table
 
 # Parameterless queries worth running ahead, costliest first (measured on 4000 chunks).
 HEAVY_QUERIES = (
@@ -56,7 +57,15 @@ Rows = list[dict[str, Any]]
 
 
 Cursor = psycopg.Cursor[dict[str, Any]]
-Ahead = Cursor | Dependencies  # what a helper hands over: pg_depend's rows are arrays
+
+# Results that a helper streams (libpq never holds them whole) into a compact form as
+# their rows arrive, on its own thread: at 100 000 chunks libpq would hold pg_depend's
+# rows as ~85 MB and the columns' as ~100 MB. The leader's own fallback gives each
+# converter an executed cursor instead (CatalogContext.compact).
+COMPACT: dict[str, Callable[[Iterable[dict[str, Any]]], Any]] = {
+    "depend": Dependencies,
+    "tables_columns": columns_by_table,
+}
 
 
 def _start(conn: psycopg.Connection, name: str) -> Cursor:
@@ -85,9 +94,9 @@ class Prefetch:
                 self._sent[name] = _start(leader, name)
         if not helpers:
             names = ()
-        self._futures: dict[str, Future[Ahead]] = {name: Future() for name in names}
+        self._futures: dict[str, Future[Any]] = {name: Future() for name in names}
         # Each future goes to one helper, in the order of ``names``.
-        self._todo: queue.SimpleQueue[tuple[str, Future[Ahead]]] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[tuple[str, Future[Any]]] = queue.SimpleQueue()
         for item in self._futures.items():
             self._todo.put(item)
         self._threads = [threading.Thread(target=self._run, args=(conn,), daemon=True)
@@ -104,9 +113,9 @@ class Prefetch:
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                cur = _start(conn, name)
-                # pg_depend's rows are held as arrays, not as libpq's result (see there).
-                fut.set_result(Dependencies(cur) if name == "depend" else cur)
+                convert = COMPACT.get(name)
+                fut.set_result(_start(conn, name) if convert is None
+                               else convert(stream(conn, name)))
             except BaseException as exc:  # handed to the leader, which raises it
                 fut.set_exception(exc)
                 return  # this connection's transaction is dead: leave the rest to others
@@ -116,26 +125,26 @@ class Prefetch:
         None. A query no helper has started yet is taken back: the leader runs it itself.
         The caller reads the rows and closes the cursor.
         """
+        assert name not in COMPACT, f"{name} is read by take_compact"
         cur = self._sent.pop(name, None)
         if cur is not None:
             return cur
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
             return None
-        result = fut.result()
-        assert not isinstance(result, Dependencies), "depend is read by take_dependencies"
+        result: Cursor = fut.result()
         return result
 
-    def take_dependencies(self) -> Iterable[Dependency] | None:
-        """The rows of depend.sql if it was started ahead (see take_cursor), else None."""
-        cur = self._sent.pop("depend", None)
+    def take_compact(self, name: str) -> Any | None:
+        """The compact form (COMPACT) of ``name``'s rows if it was started ahead (see
+        take_cursor), else None."""
+        cur = self._sent.pop(name, None)
         if cur is not None:
-            return dependency_rows(cur)
-        fut = self._futures.pop("depend", None)
+            return COMPACT[name](cur)
+        fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
             return None
-        result = fut.result()
-        return result if isinstance(result, Dependencies) else dependency_rows(result)
+        return fut.result()
 
     def take(self, name: str) -> Rows | None:
         """The rows of ``name`` if it was started ahead, else None (see take_cursor)."""
@@ -156,4 +165,6 @@ class Prefetch:
             t.join()
         for fut in self._futures.values():  # done ones that were never taken
             if fut.done() and not fut.cancelled() and fut.exception() is None:
-                fut.result().close()
+                close = getattr(fut.result(), "close", None)  # a cursor; compact: no need
+                if close is not None:
+                    close()

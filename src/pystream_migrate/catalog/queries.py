@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -44,3 +45,27 @@ def query_args(conn: psycopg.Connection,
                params: dict[str, Any] | None = None) -> dict[str, Any]:
     """A query's parameters: ``params`` and ``server_version``."""
     return {"server_version": conn.info.server_version, **(params or {})}
+
+
+# Rows per read when a result is streamed: libpq 17+ hands them over in chunks of this
+# many (older libpq, one result per row). A chunk of catalog rows is a few hundred kB.
+STREAM_ROWS = 1000
+
+
+def stream(conn: psycopg.Connection, name: str) -> Iterator[dict[str, Any]]:
+    """The rows of parameterless ``catalog/sql/<name>.sql``, as they arrive: libpq
+    never holds the whole result (pg_depend's is ~1 million rows at 100 000 chunks)."""
+    size = STREAM_ROWS if psycopg.pq.version() >= 170000 else 1
+    with conn.cursor(row_factory=dict_row) as cur:
+        yield from cur.stream(load_sql(name), query_args(conn), size=size)  # type: ignore[arg-type]
+
+
+def each_row(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``rows`` (an executed cursor or a :func:`stream`) one at a time; closed at the end,
+    which frees a cursor's result."""
+    try:
+        yield from rows
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()

@@ -21,12 +21,12 @@ Per table it emits:
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal, share_strings
+from pystream_migrate.catalog.queries import each_row
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
@@ -40,13 +40,13 @@ _COMPRESSION = {"p": "pglz", "l": "lz4"}
 _REPLICA_IDENTITY = {"n": "NOTHING", "f": "FULL"}
 
 
-def collect(ctx: CatalogContext) -> list[TocEntry]:
+def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
+    """The tables' entries, one table at a time: the caller keeps each entry small (its
+    SQL in the dump's spool) before the next table's are built."""
     # The tables' rows are read twice from libpq's result rather than kept as dicts
     # (2 kB a chunk): once for the names of the parents, once to build the entries.
     with ctx.query_twice("tables") as tables:
-        columns: dict[int, list[Row]] = defaultdict(list)
-        for col in ctx.query_rows("tables_columns"):
-            columns[col["relid"]].append(_compact_column(col))
+        columns: dict[int, list[Row]] = ctx.compact("tables_columns")
         _merge_column_extras(ctx, columns)
         checks: dict[int, list[Row]] = defaultdict(list)
         for chk in ctx.query_rows("tables_checks"):
@@ -54,13 +54,24 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
         by_oid = _parent_names(tables)
         columns_by_name: dict[int, dict[str, Row]] = {}
 
-        entries: list[TocEntry] = []
         for table in tables:
             share_strings(table, "schema", "owner")
+            oid = table["oid"]
             builder = _TableBuilder(ctx, table, columns, columns_by_name,
-                                    checks[table["oid"]], by_oid)
-            entries.extend(builder.entries())
-    return entries
+                                    checks.pop(oid, []), by_oid)
+            yield from builder.entries()
+            if oid not in by_oid:  # no table inherits its columns: done with them
+                columns.pop(oid, None)
+
+
+def columns_by_table(rows: Iterable[Row]) -> dict[int, list[Row]]:
+    """tables_columns.sql's rows (a cursor, which it closes, or a stream), compact: by
+    table, and one object for the columns alike (see :func:`_compact_column`)."""
+    columns: dict[int, list[Row]] = defaultdict(list)
+    shared: dict[tuple[Any, ...], Row] = {}
+    for col in each_row(rows):
+        columns[col.pop("relid")].append(_compact_column(col, shared))
+    return columns
 
 
 class _Column(dict[str, Any]):
@@ -71,13 +82,12 @@ class _Column(dict[str, Any]):
         return None
 
 
-def _compact_column(row: Row) -> Row:
-    """A third less memory than the row: no NULLs, and one string for a name or type
-    that the columns of every chunk repeat."""
+def _compact_column(row: Row, shared: dict[tuple[Any, ...], Row]) -> Row:
+    """The row without its NULLs, and one object for the columns that are alike in
+    every way (a column of each chunk of a hypertable): read only, never changed."""
     col = _Column((k, v) for k, v in row.items() if v is not None)
-    col["name"] = sys.intern(col["name"])
-    col["type"] = sys.intern(col["type"])
-    return col
+    key = tuple((k, tuple(v) if type(v) is list else v) for k, v in col.items())
+    return shared.setdefault(key, col)
 
 
 def _parent_names(tables: Iterable[Row]) -> dict[int, Row]:
@@ -96,11 +106,16 @@ def _merge_column_extras(ctx: CatalogContext, columns: dict[int, list[Row]]) -> 
     extras = ctx.query("tables_identity")
     if ctx.server_version >= 140000:
         extras += ctx.query("tables_compression")
+    _merge_extras(columns, extras)
+
+
+def _merge_extras(columns: dict[int, list[Row]], extras: list[Row]) -> None:
     for extra in extras:
-        for col in columns.get(extra["relid"], ()):
-            if col["name"] == extra["column_name"]:
-                col.update({k: v for k, v in extra.items()
-                            if k not in ("relid", "column_name")})
+        cols = columns.get(extra["relid"], [])
+        for at, col in enumerate(cols):
+            if col["name"] == extra["column_name"]:  # a copy: columns may be shared
+                cols[at] = _Column({**col, **{k: v for k, v in extra.items()
+                                              if k not in ("relid", "column_name")}})
 
 
 def column_settings(qname: str, col: Row) -> list[str]:
