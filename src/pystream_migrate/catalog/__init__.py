@@ -101,16 +101,6 @@ class CatalogContext:
                 return rows
         return fetch_all(self.conn, name, params)
 
-    def query_rows(self, name: str) -> Iterator[dict[str, Any]]:
-        """The rows of a parameterless query, one at a time: a dict per row only while
-        the caller looks at it (for the largest result, pg_depend's)."""
-        cur = self.prefetch.take_cursor(name) if self.prefetch is not None else None
-        if cur is None:
-            yield from fetch_all(self.conn, name)
-            return
-        with cur:
-            yield from cur
-
     def compact(self, name: str) -> Any:
         """The rows of parameterless ``name`` in their compact form (prefetch.COMPACT)."""
         found = self.prefetch.take_compact(name) if self.prefetch is not None else None

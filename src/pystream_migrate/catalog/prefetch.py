@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from pystream_migrate.catalog.dependencies import Dependencies
-from pystream_migrate.catalog.queries import execute, stream
+from pystream_migrate.catalog.queries import RowsByTable, execute, stream
 from pystream_migrate.catalog.tables import columns_by_table
 
 # Parameterless queries worth running ahead, costliest first (measured on 4000 chunks).
@@ -65,6 +65,7 @@ Cursor = psycopg.Cursor[dict[str, Any]]
 COMPACT: dict[str, Callable[[Iterable[dict[str, Any]]], Any]] = {
     "depend": Dependencies,
     "tables_columns": columns_by_table,
+    "tables_checks": RowsByTable,  # a check constraint per chunk (its range)
 }
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal, share_strings
-from pystream_migrate.catalog.queries import each_row
+from pystream_migrate.catalog.queries import RowsByTable, each_row
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
@@ -48,9 +48,7 @@ def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
     with ctx.query_twice("tables") as tables:
         columns: dict[int, list[Row]] = ctx.compact("tables_columns")
         _merge_column_extras(ctx, columns)
-        checks: dict[int, list[Row]] = defaultdict(list)
-        for chk in ctx.query_rows("tables_checks"):
-            checks[chk["relid"]].append(chk)
+        checks: RowsByTable = ctx.compact("tables_checks")
         by_oid = _parent_names(tables)
         columns_by_name: dict[int, dict[str, Row]] = {}
 
@@ -58,7 +56,7 @@ def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
             share_strings(table, "schema", "owner")
             oid = table["oid"]
             builder = _TableBuilder(ctx, table, columns, columns_by_name,
-                                    checks.pop(oid, []), by_oid)
+                                    checks.pop(oid), by_oid)
             yield from builder.entries()
             if oid not in by_oid:  # no table inherits its columns: done with them
                 columns.pop(oid, None)
