@@ -26,7 +26,7 @@ from psycopg import sql
 from pystream_migrate.catalog import Catalog, Unsupported
 from pystream_migrate.catalog.compact import compact_rows
 from pystream_migrate.catalog.names import ident, literal
-from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.catalog.queries import fetch_all, stream
 from pystream_migrate.errors import PreconditionFailed
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
@@ -58,8 +58,9 @@ def relation_roles(conn: psycopg.Connection, info: TimescaleInfo) -> dict[int, d
     """relid -> {'role': 'hypertable'|'chunk', 'hypertable_id', 'hypertable_relid'}."""
     if info.version is None:
         return {}
-    # Kept for the whole dump, one per chunk: compact (~200 bytes less each).
-    rows = compact_rows(fetch_all(conn, "timescale_relations"))
+    # Kept for the whole dump, one per chunk: compact (~200 bytes less each), and
+    # streamed (no list of 100 000 dicts before they are made compact).
+    rows = compact_rows(stream(conn, "timescale_relations"))
     return {int(r["relid"]): cast(dict[str, Any], r) for r in rows}
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from pystream_migrate.toc import Owners, TocEntry
@@ -103,7 +103,7 @@ def forget_extra_deps(entries: list[TocEntry]) -> None:
         e.extra_deps = _NONE
 
 
-def compact_rows(rows: list[dict[str, Any]]) -> list[Info]:
+def compact_rows(rows: Iterable[dict[str, Any]]) -> list[Info]:
     """Query rows kept for long (one per chunk): shared key tuples, and one copy of
     each short string value (a role such as 'chunk')."""
     compact = compactor()
