@@ -7,6 +7,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from pystream_migrate import sqlspool as spool
 from pystream_migrate import toc
 from pystream_migrate.restore import sqlspool
 
@@ -26,7 +27,7 @@ def test_spooled_entries_give_back_their_sql_and_keep_what_is_assigned() -> None
     entries = [read(doc(i)) for i in range(1, 50)]
     plain = [toc.TocEntry.from_json(doc(i)) for i in range(1, 50)]
     for e, p in zip(entries, plain, strict=True):
-        for name in sqlspool.SPOOLED:
+        for name in spool.SPOOLED:
             assert getattr(e, name) == getattr(p, name)
     e = entries[3]
     e.create_sql = "CREATE TABLE x ();"
@@ -60,7 +61,7 @@ def test_the_sql_text_is_not_held_in_memory() -> None:
 
 
 def test_info_is_a_compact_mutable_mapping() -> None:
-    from pystream_migrate.restore.compactinfo import compactor
+    from pystream_migrate.compactinfo import compactor
 
     compact = compactor()
     a = compact({"relkind": "r", "oid": 5, "hypertable_relid": 9})
@@ -75,3 +76,17 @@ def test_info_is_a_compact_mutable_mapping() -> None:
     read = sqlspool.entry_reader()
     e = read({**doc(3), "info": {"relkind": "r", "oid": 5, "parents": [1]}})
     assert e.info == {"relkind": "r", "oid": 5, "parents": [1]}
+
+
+def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer() -> None:
+    """to_json reads an entry's texts in one go (SqlSpool.get_all): from the file once
+    flushed (1 MiB), from the buffer before; assigned texts win over spooled ones."""
+    read = sqlspool.entry_reader()
+    count = 12_000  # ~1.4 MiB of SQL: the first entries are flushed, the last are not
+    entries = [read(doc(i)) for i in range(1, count)]
+    for i in (1, 2, count // 2, count - 2, count - 1):
+        assert entries[i - 1].to_json() == toc.TocEntry.from_json(doc(i)).to_json()
+    e = entries[5]
+    e.comment_sql = "COMMENT ON TABLE x IS 'é';"
+    assert e.to_json()["comment_sql"] == "COMMENT ON TABLE x IS 'é';"
+    assert e.to_json()["create_sql"] == doc(6)["create_sql"]

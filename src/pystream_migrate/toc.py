@@ -194,19 +194,24 @@ class TocEntry:
     def priority(self) -> int:
         return KIND_PRIORITY.get(self.kind, DEFAULT_PRIORITY)
 
+    def sql_texts(self) -> tuple[str, str, str, str, str]:
+        """CREATE, OWNER TO, GRANT, COMMENT and DROP (a spooled entry: one read)."""
+        return self.create_sql, self.owner_sql, self.acl_sql, self.comment_sql, self.drop_sql
+
     def to_json(self) -> dict[str, Any]:
+        create, owner, acl, comment, drop = self.sql_texts()
         return {
             "id": self.id,
             "kind": self.kind,
             "schema": self.schema,
             "name": self.name,
             "section": str(self.section),
-            "create_sql": self.create_sql,
-            "drop_sql": self.drop_sql,
+            "create_sql": create,
+            "drop_sql": drop,
             "owner": self.owner,
-            "owner_sql": self.owner_sql,
-            "acl_sql": self.acl_sql,
-            "comment_sql": self.comment_sql,
+            "owner_sql": owner,
+            "acl_sql": acl,
+            "comment_sql": comment,
             "tablespace": self.tablespace,
             "deps": sorted(self.deps),
             "copy": self.copy.to_json() if self.copy else None,

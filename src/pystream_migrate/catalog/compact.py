@@ -4,9 +4,9 @@ A dump of 100 000 chunks holds 300 000 entries from the first catalog query unti
 header is written: the sort needs all of them. What each keeps meanwhile:
 
 - its SQL text (CREATE, DROP, OWNER TO, GRANT, COMMENT: ~500 bytes a chunk) goes to an
-  unnamed temporary file as soon as its family is read (:func:`spooled`), the same
-  :class:`~pystream_migrate.restore.sqlspool.SqlSpool` the restore keeps its TOC's SQL
-  in; it is read back once, when the TOC is written;
+  unnamed temporary file as soon as its entry is built (:func:`spooled`), the same
+  :class:`~pystream_migrate.sqlspool.SqlSpool` the restore keeps its TOC's SQL in; it
+  is read back once, when the TOC is written;
 - what it creates (``objects``: a list and a tuple per catalog object) goes into one
   :class:`~pystream_migrate.toc.Owners` map at once; its ``extra_deps`` are dropped
   once ``pg_depend`` is mapped onto the entries (:func:`forget_extra_deps`);
@@ -21,38 +21,24 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable
+from typing import Any, cast
 
+from pystream_migrate.compactinfo import Info, compactor
+from pystream_migrate.sqlspool import SpooledTocEntry, SqlSpool
 from pystream_migrate.toc import Owners, TocEntry
 
-if TYPE_CHECKING:
-    from pystream_migrate.restore.compactinfo import Info
-    from pystream_migrate.restore.sqlspool import SqlSpool
-
-__all__ = ["Keeper", "compact_rows", "compactor", "forget_extra_deps", "spooled"]
+__all__ = ["Keeper", "compact_rows", "forget_extra_deps", "spooled"]
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(TocEntry))
 _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 
 
-def new_spool() -> SqlSpool:
-    from pystream_migrate.restore.sqlspool import SqlSpool
-
-    return SqlSpool()
-
-
-def compactor() -> Callable[[Mapping[str, Any]], Info]:
-    from pystream_migrate.restore.compactinfo import compactor as make
-
-    return cast(Callable[[Mapping[str, Any]], "Info"], make())
-
-
 def spooled(entry: TocEntry, spool: SqlSpool) -> TocEntry:
-    """``entry`` as a :class:`SpooledTocEntry` whose SQL text is in ``spool``."""
-    from pystream_migrate.restore.sqlspool import SpooledTocEntry
-
+    """``entry`` with its SQL text in ``spool``: a :class:`SpooledTocEntry` (the tables
+    and indexes families make theirs so from the start; others are copied)."""
     if isinstance(entry, SpooledTocEntry):
+        entry.spool_out(spool)
         return entry
     copy = SpooledTocEntry.__new__(SpooledTocEntry)
     copy._mask = 0
@@ -67,7 +53,7 @@ class Keeper:
     recording what it creates in :attr:`owners` first."""
 
     def __init__(self) -> None:
-        self.spool = new_spool()
+        self.spool = SqlSpool()
         self.owners = Owners()
         self._compact = compactor()
         self._count = 0

@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING, Any
 from pystream_migrate.catalog.names import ident, literal, share_strings
 from pystream_migrate.catalog.queries import RowsByTable, each_row
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
+from pystream_migrate.sqlspool import SpooledTocEntry
 from pystream_migrate.toc import CopySpec, Section, TocEntry
+
+# A chunk's table, data and index entries: made ready to keep their SQL in the dump's
+# spool (catalog/compact.py), without a copy of each.
+Entry = SpooledTocEntry
 
 if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
@@ -386,7 +391,7 @@ class _TableBuilder:
         if t["is_partition"]:
             info["is_partition"] = True
 
-        entry = TocEntry(
+        entry = Entry(
             kind="TABLE",
             schema=t["schema"],
             name=t["name"],
@@ -405,7 +410,7 @@ class _TableBuilder:
         )
         if split_pre is not None:
             entry.info["split_kind"] = "CHECK CONSTRAINT"
-        out = [entry]
+        out: list[TocEntry] = [entry]
         if t["is_partition"]:
             out.append(self._attach_entry())
         out += self._default_entries(form)
@@ -445,7 +450,7 @@ class _TableBuilder:
     def _attach_entry(self) -> TocEntry:
         parent_oid = self.parents[0]
         parent = qualified(self._parent_row(parent_oid))
-        return TocEntry(
+        return Entry(
             kind="TABLE ATTACH",
             schema=self.t["schema"],
             name=self.t["name"],
@@ -482,20 +487,20 @@ class _TableBuilder:
                 "info": {"column": col["name"]},
             }
             if sets:
-                out.append(TocEntry(
+                out.append(Entry(
                     create_sql=f"{only} ALTER COLUMN {c} SET DEFAULT {col['default_expr']};",
                     drop_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;",
                     objects=[("pg_attrdef", col["default_oid"])],
                     **base,
                 ))
             else:
-                out.append(TocEntry(create_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;", **base))
+                out.append(Entry(create_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;", **base))
         return out
 
     def _data_entry(self) -> TocEntry:
         t = self.t
         columns = [c["name"] for c in self.cols if not c["generated"]]
-        return TocEntry(
+        return Entry(
             kind="TABLE DATA",
             schema=t["schema"],
             name=t["name"],
