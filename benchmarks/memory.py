@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 from pystream_migrate import dump  # noqa: E402
 from pystream_migrate.archive import ArchiveReader  # noqa: E402
-from pystream_migrate.restore.sqlspool import entry_reader  # noqa: E402
+from pystream_migrate.restore.entry import entry_reader  # noqa: E402
 
 ROOT = str(HERE.parent)
 

@@ -91,8 +91,8 @@ def measure(path: str) -> dict[str, Any]:
     """In this (fresh) process: the restore's steps before and around its workers."""
     from pystream_migrate.archive import ArchiveReader
     from pystream_migrate.restore import plan
+    from pystream_migrate.restore.entry import entry_reader
     from pystream_migrate.restore.scheduler import Scheduler
-    from pystream_migrate.restore.sqlspool import entry_reader
     from pystream_migrate.toc import Section
 
     out: dict[str, Any] = {}

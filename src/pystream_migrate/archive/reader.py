@@ -20,7 +20,7 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, cast
@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Protocol, cast
 import zstandard
 
 from pystream_migrate.archive.contents import TocIndex, check_footer, check_header, holds_data
+from pystream_migrate.archive.footerindex import FooterIndex
 from pystream_migrate.archive.format import (
     FORMAT_VERSION,
     MAGIC,
@@ -41,10 +42,10 @@ from pystream_migrate.archive.format import (
     RecordHeader,
     RecordType,
     StreamEvent,
-    add_footer_entry,
     check_footer_members,
     decode_payload,
     describe_entry,
+    footer_entry,
     load_json_object,
     make_decompressor,
     parse_stats,
@@ -306,9 +307,17 @@ class ArchiveReader:
 
     # --- random access ------------------------------------------------------------------
 
-    def index(self) -> dict[int, EntryStats]:
-        """Statistics of every entry with data, from the footer."""
-        return {entry_id: entry.stats for entry_id, entry in self._load_footer().entries.items()}
+    def index(self) -> Mapping[int, EntryStats]:
+        """Statistics of every entry with data, from the footer (made as asked for)."""
+        entries = self._load_footer().entries
+        assert isinstance(entries, FooterIndex)
+        return entries.stats()
+
+    def raw_bytes(self, entry_id: int) -> int | None:
+        """An entry's uncompressed size from the footer; None if it has no data."""
+        entries = self._load_footer().entries
+        assert isinstance(entries, FooterIndex)
+        return entries.raw_bytes(entry_id)
 
     def footer_extra(self) -> dict[str, Any]:
         """The free-form dict passed to ``ArchiveWriter.finish``."""
@@ -733,9 +742,9 @@ class ArchiveReader:
     ) -> Footer:
         try:
             # Item by item: the index of 100 000 chunks is tens of MB as documents.
-            entries: dict[int, FooterEntry] = {}
+            entries = FooterIndex()
             rest = parse_streamed(dctx, record, bytes(payload), "footer", "entries",
-                                  lambda item: add_footer_entry(entries, item))
+                                  lambda item: entries.add(footer_entry(item, entries)))
             check_footer_members(rest)
             footer = Footer(entries, rest["extra"])
             check_footer(footer, self._toc_by_id)
