@@ -238,7 +238,14 @@ class TocIndex:
         return kept
 
     def finish(self) -> dict[int, Any]:
-        """Check the dependencies as a whole; return the kept entries by id."""
+        """Check the dependencies as a whole; return the kept entries by id. ``keep``
+        and what it shares while reading (e.g. strings) are let go first: they are
+        not needed any more, and the check needs memory of its own: if ``keep`` has a
+        ``finished`` method, it is called."""
+        finished = getattr(self._keep, "finished", None)
+        if finished is not None:
+            finished()
+        self._keep = None
         try:
             _check_acyclic(list(self.by_id), self._deps, self._ends)
         finally:
@@ -253,9 +260,10 @@ def _check_acyclic(ids: list[int], deps: array[int], ends: array[int]) -> None:
     runs over every entry of a TOC with 100 000 chunks."""
     n = len(ids)
     position = {entry_id: i for i, entry_id in enumerate(ids)}
-    waiting = array("q", bytes(8 * n))
-    first = array("q", bytes(8 * (n + 2)))  # dependents of i: first[i + 1] .. first[i + 2]
-    sources, targets = array("q"), array("q")  # each dependency: d -> i
+    # Positions and counts fit 32 bits (a TOC of 2**31 entries would not fit in memory).
+    waiting = array("i", bytes(4 * n))
+    first = array("i", bytes(4 * (n + 2)))  # dependents of i: first[i + 1] .. first[i + 2]
+    sources, targets = array("i"), array("i")  # each dependency: d -> i
     start = 0
     for i in range(n):
         end = ends[i]
@@ -270,7 +278,7 @@ def _check_acyclic(ids: list[int], deps: array[int], ends: array[int]) -> None:
     del position
     for i in range(2, n + 2):
         first[i] += first[i - 1]
-    dependents = array("q", bytes(8 * len(sources)))
+    dependents = array("i", bytes(4 * len(sources)))
     for d, i in zip(sources, targets, strict=True):
         dependents[first[d + 1]] = i
         first[d + 1] += 1

@@ -254,7 +254,8 @@ class ArchiveReader:
         The archive must start at offset 0 of a seekable file object. ``toc_entry``
         turns each checked TOC document into what :attr:`toc` keeps (the document
         itself by default); the documents are not kept. Whatever it returns must have
-        ``kind``, ``schema``, ``name`` and ``copy`` (as attributes, or keys).
+        ``kind``, ``schema``, ``name`` and ``copy`` (as attributes, or keys). If it has
+        a ``finished`` method, that is called once every entry is read.
         """
         if isinstance(source, str) and source == "-":
             if sys.stdin is None:
@@ -405,6 +406,7 @@ class ArchiveReader:
         # Parsed a TOC entry at a time: each is checked, and only what ``toc_entry``
         # makes of it stays (a TOC of 100 000 chunks is ~180 MB of JSON).
         index = TocIndex(keep=self._toc_entry)
+        self._toc_entry = None  # the index lets it go (and what it shares) before its check
         toc: list[Any] = []
         try:
             document = parse_header(make_decompressor(), record, payload,
@@ -415,7 +417,6 @@ class ArchiveReader:
             raise self._damaged("the header record", str(exc)) from None
         self.header = document
         self.toc = toc
-        self._toc_entry = None  # and what it shares while reading the TOC
 
     # --- sequential pass ----------------------------------------------------------------
 

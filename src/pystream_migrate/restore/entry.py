@@ -22,7 +22,7 @@ strings, numbers and number lists (a chunk's table oid is in 4 places of 3 entri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from pystream_migrate.restore.sqlspool import SPOOLED, SqlSpool
@@ -209,17 +209,23 @@ class EntryInfo(MutableMapping[str, Any]):
         return repr(dict(self))
 
 
-def entry_reader(*, drop_sql: bool = True,
-                 spool: SqlSpool | None = None) -> Callable[[dict[str, Any]], RestoreEntry]:
-    """The restore's entries from the TOC's documents (for ``ArchiveReader.open(...,
-    toc_entry=entry_reader())``), their SQL text in ``spool`` (a new one if not given;
-    it lives as long as the entries do). Without ``drop_sql`` the DROP statements are
-    left out (only ``restore --clean`` runs those)."""
-    strings = Strings()
-    target = spool or SqlSpool()
-    shared_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+class EntryReader:
+    """The restore's entries from the TOC's documents, one call each (see
+    :func:`entry_reader`). :meth:`finished` lets go of what the entries read so far
+    share while reading (a dict of every name and number): the archive reader calls it
+    once the TOC is read."""
 
-    def read(d: dict[str, Any]) -> RestoreEntry:
+    def __init__(self, *, drop_sql: bool, spool: SqlSpool | None) -> None:
+        self._drop_sql = drop_sql
+        self._spool = spool or SqlSpool()
+        self._strings = Strings()
+        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def finished(self) -> None:
+        self._strings, self._keys = Strings(), {}
+
+    def __call__(self, d: dict[str, Any]) -> RestoreEntry:
+        strings = self._strings
         info = strings.info(d.get("info") or {})
         typed = _typed_from_info(info)
         e = RestoreEntry()
@@ -235,21 +241,27 @@ def entry_reader(*, drop_sql: bool = True,
         e.table_oid = strings.value(typed.pop("table_oid", None))
         e.est_bytes = strings.value(typed.pop("est_bytes", 0))
         keys = tuple(info)
-        e._keys, e._values = shared_keys.setdefault(keys, keys), tuple(info.values())
+        e._keys, e._values = self._keys.setdefault(keys, keys), tuple(info.values())
         e._rare = None
         e._mask = _MASKS[0]
         e._spool = None
         for name, value in typed.items():
             setattr(e, name, value)
-        texts = tuple(d.get(name, "") if name != "drop_sql" or drop_sql else ""
+        texts = tuple(d.get(name, "") if name != "drop_sql" or self._drop_sql else ""
                       for name in SPOOLED)
         if any(texts):
             e._mask = _MASKS[e._mask | sum(1 << i for i, t in enumerate(texts) if t)]
-            e._spool = target
-            e._at = target.put(texts)
+            e._spool = self._spool
+            e._at = self._spool.put(texts)
         tablespace = d.get("tablespace")
         if tablespace:
             e._set_rare("tablespace", strings.text(tablespace))
         return e
 
-    return read
+
+def entry_reader(*, drop_sql: bool = True, spool: SqlSpool | None = None) -> EntryReader:
+    """The restore's entries from the TOC's documents (for ``ArchiveReader.open(...,
+    toc_entry=entry_reader())``), their SQL text in ``spool`` (a new one if not given;
+    it lives as long as the entries do). Without ``drop_sql`` the DROP statements are
+    left out (only ``restore --clean`` runs those)."""
+    return EntryReader(drop_sql=drop_sql, spool=spool)
