@@ -118,6 +118,7 @@ class Strings:
         self._seen: dict[str, str] = {}
         self._columns: dict[tuple[str, ...], list[str]] = {}
         self._numbers: dict[Any, Any] = {}
+        self._tuples: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def text(self, value: str | None) -> Any:
         if value is None:
@@ -147,6 +148,11 @@ class Strings:
                 found = self._numbers[key] = [self.value(v) for v in value]
             return found
         return value
+
+    def shared_tuple(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        """One copy of each tuple: e.g. the dependencies of a chunk's data and index
+        (its table), of every chunk's table (its schema and hypertable)."""
+        return self._tuples.setdefault(value, value)
 
     def info(self, info: dict[str, Any]) -> dict[str, Any]:
         """Keys (and short string values, numbers and lists of numbers) of an entry's

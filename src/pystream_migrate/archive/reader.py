@@ -237,7 +237,7 @@ class ArchiveReader:
         self._pipe_consumed = False
         self._footer_lock = threading.Lock()
         self._footer: Footer | None = None
-        self._toc_by_id: dict[int, Any] = {}
+        self._toc_by_id: Mapping[int, Any] = {}
         self.format_version = FORMAT_VERSION
         self.header: dict[str, Any] = {}
         # The TOC in archive order: its documents, or what ``toc_entry`` made of each.
@@ -281,7 +281,7 @@ class ArchiveReader:
                    toc_entry=toc_entry)
 
     @property
-    def toc_by_id(self) -> dict[int, Any]:
+    def toc_by_id(self) -> Mapping[int, Any]:
         """The entries of :attr:`toc` by id (the same objects)."""
         return self._toc_by_id
 
@@ -407,16 +407,14 @@ class ArchiveReader:
         # makes of it stays (a TOC of 100 000 chunks is ~180 MB of JSON).
         index = TocIndex(keep=self._toc_entry)
         self._toc_entry = None  # the index lets it go (and what it shares) before its check
-        toc: list[Any] = []
         try:
-            document = parse_header(make_decompressor(), record, payload,
-                                    lambda item: toc.append(index.add(item)))
+            document = parse_header(make_decompressor(), record, payload, index.add)
             check_header(document)
-            self._toc_by_id = index.finish()
+            self._toc_by_id = index.finish_by_id()
         except FormatViolation as exc:
             raise self._damaged("the header record", str(exc)) from None
         self.header = document
-        self.toc = toc
+        self.toc = self._toc_by_id.entries
 
     # --- sequential pass ----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ failure stops it. Entries that need a failed or skipped entry are skipped and re
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -42,7 +43,7 @@ class RestoreContext:
         self.header = reader.header
         if all(isinstance(e, (TocEntry, RestoreEntry)) for e in reader.toc):  # entry_reader()
             self.entries: list[TocEntry] = reader.toc
-            self.by_id: dict[int, TocEntry] = reader.toc_by_id
+            self.by_id: Mapping[int, TocEntry] = reader.toc_by_id
         else:
             self.entries = [TocEntry.from_json(d) for d in reader.toc]
             self.by_id = {e.id: e for e in self.entries}

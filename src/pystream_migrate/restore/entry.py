@@ -22,6 +22,7 @@ strings, numbers and number lists (a chunk's table oid is in 4 places of 3 entri
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -235,13 +236,17 @@ class EntryReader:
         e.name = strings.text(d["name"])
         e.section = Section(d["section"])
         e.owner = strings.text(d.get("owner"))
-        e.deps = tuple(sorted({strings.value(x) for x in d.get("deps", ())}))
+        e.deps = strings.shared_tuple(tuple(sorted({strings.value(x) for x in d.get("deps", ())})))
         e.copy = CopySpec.from_json(d["copy"], strings) if d.get("copy") else None
         e.relid = strings.value(typed.pop("relid", None))
         e.table_oid = strings.value(typed.pop("table_oid", None))
         e.est_bytes = strings.value(typed.pop("est_bytes", 0))
-        keys = tuple(info)
-        e._keys, e._values = self._keys.setdefault(keys, keys), tuple(info.values())
+        keys, values = tuple(info), tuple(info.values())
+        # e.g. every chunk's data has the same values (its estimate, its hypertable);
+        # values with a list among them cannot be looked up.
+        with contextlib.suppress(TypeError):
+            values = strings.shared_tuple(values)
+        e._keys, e._values = self._keys.setdefault(keys, keys), values
         e._rare = None
         e._mask = _MASKS[0]
         e._spool = None

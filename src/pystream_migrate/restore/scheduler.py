@@ -46,6 +46,19 @@ class Item:
     gated: bool = False  # not ready until open() is called (its data is not here yet)
 
 
+# A ready item in a heap: one int that orders as (-size, id) does (ids within 32 bits),
+# instead of a tuple of two (~60 B less per ready item; 200 000 at 100 000 chunks).
+_ID_BIAS = 1 << 31
+
+
+def _key(item: Item) -> int:
+    return (-item.size << 32) | (item.id + _ID_BIAS)
+
+
+def _id_of(key: int) -> int:
+    return (key & 0xFFFFFFFF) - _ID_BIAS
+
+
 class _Positions:
     """Item id -> position in the item list. The ids of a restore's items are its
     entries' ids and their negatives (ANALYZE), a few ranges of consecutive numbers: an
@@ -122,7 +135,7 @@ class Scheduler:
         self._flags = bytearray(n)  # _QUEUED | _GATE_OPEN | _TAKEN | _OK
         self._waiting = array("i", bytes(4 * n))  # deps/after not finished yet
         self._dep_start, self._dep_list = self._dependents_csr()
-        self._ready: dict[int, list[tuple[int, int]]] = {}  # pass -> heap of (-size, id)
+        self._ready: dict[int, list[int]] = {}  # pass -> heap of _key(item)
         self._pass_left: dict[int, int] = {}  # pass -> items not finished
         self._running_locks: dict[int, int] = {}
         self._stopped = False
@@ -212,7 +225,7 @@ class Scheduler:
         if flags & _QUEUED or (item.gated and not flags & _GATE_OPEN):
             return
         self._flags[pos] = flags | _QUEUED
-        heapq.heappush(self._ready.setdefault(self._pass[pos], []), (-item.size, item.id))
+        heapq.heappush(self._ready.setdefault(self._pass[pos], []), _key(item))
 
     def open(self, item_id: int) -> None:
         """A gated item's data is here: it may run once its dependencies are done."""
@@ -306,7 +319,7 @@ class Scheduler:
         batch = self._build(heap, frozenset())
         if batch and batch[0].group in self.patient and self._partial(batch):
             for item in batch:
-                heapq.heappush(heap, (-item.size, item.id))
+                heapq.heappush(heap, _key(item))
             batch = self._build(heap, self.patient) or self._build(heap, frozenset())
         for item in batch:
             self._flags[self._pos[item.id]] |= _TAKEN
@@ -323,10 +336,10 @@ class Scheduler:
         return self._can_batch(batch[-1]) and len(batch) < entries and \
             sum(i.size for i in batch) < nbytes
 
-    def _build(self, heap: list[tuple[int, int]], skip: frozenset[str]) -> list[Item]:
+    def _build(self, heap: list[int], skip: frozenset[str]) -> list[Item]:
         """Pop a batch off ``heap`` (items of ``skip`` groups left there), largest first."""
         batch: list[Item] = []
-        held: list[tuple[int, int]] = []
+        held: list[int] = []
         taken_locks: set[int] = set()
         size = 0
         looked = 0  # candidates looked at for a batch: a few batches' worth at most
@@ -334,9 +347,10 @@ class Scheduler:
         while heap and looked < 4 * max_entries:
             looked += 1 if batch else 0
             entry = heapq.heappop(heap)
-            if entry[1] in self.skipped:
+            item_id = _id_of(entry)
+            if item_id in self.skipped:
                 continue  # skipped while it waited (fail_outside)
-            item = self._items[self._pos[entry[1]]]
+            item = self._items[self._pos[item_id]]
             if item.group in skip or any(lk in self._running_locks for lk in item.locks):
                 held.append(entry)
                 continue
