@@ -744,6 +744,7 @@ class ArchiveReader:
             entries = FooterIndex()
             rest = parse_streamed(dctx, record, bytes(payload), "footer", "entries",
                                   lambda item: entries.add(footer_entry(item, entries)))
+            entries.finish()
             check_footer_members(rest)
             footer = Footer(entries, rest["extra"])
             check_footer(footer, self._toc_by_id)

@@ -27,23 +27,13 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 
+from pystream_migrate.positions import Positions
+from pystream_migrate.restore.item import Item
+
+__all__ = ["Item", "Scheduler"]
+
 # Bits of Scheduler._flags, one byte per item.
 _QUEUED, _GATE_OPEN, _TAKEN, _OK = 1, 2, 4, 8
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    id: int
-    # Small collections (a tuple of one id takes a quarter of a frozenset's memory: a
-    # restore of 100 000 chunks has 300 000 items).
-    deps: Collection[int] = ()  # must have succeeded; a failure skips this item
-    after: Collection[int] = ()  # must have finished, whatever the outcome
-    size: int = 0  # bytes; largest first, and counts toward a batch's size
-    locks: Collection[int] = ()  # tables: items sharing one never run together
-    group: str = ""  # only items of the same group share a batch
-    batchable: bool = False  # small: may share a batch
-    restore_pass: int = 0  # starts once every item of a lower pass is finished
-    gated: bool = False  # not ready until open() is called (its data is not here yet)
 
 
 # A ready item in a heap: one int that orders as (-size, id) does (ids within 32 bits),
@@ -57,49 +47,6 @@ def _key(item: Item) -> int:
 
 def _id_of(key: int) -> int:
     return (key & 0xFFFFFFFF) - _ID_BIAS
-
-
-class _Positions:
-    """Item id -> position in the item list. The ids of a restore's items are its
-    entries' ids and their negatives (ANALYZE), a few ranges of consecutive numbers: an
-    array over the ids' range takes 4 bytes per id where a dict takes ~70 (300 000
-    items at 100 000 chunks). Sparse ids get a dict."""
-
-    def __init__(self, ids: list[int]) -> None:
-        self._lo = min(ids, default=0)
-        span = max(ids, default=-1) - self._lo + 1
-        self._dict: dict[int, int] | None = None
-        self._array = array("i")
-        if span > 4 * len(ids) + 64:
-            self._dict = {}
-            for pos, item_id in enumerate(ids):
-                self._dict.setdefault(item_id, pos)
-            self._len = len(self._dict)
-            return
-        self._array = array("i", [-1]) * span
-        self._len = 0
-        for pos, item_id in enumerate(ids):
-            if self._array[item_id - self._lo] < 0:
-                self._array[item_id - self._lo] = pos
-                self._len += 1
-
-    def __len__(self) -> int:
-        return self._len
-
-    def get(self, item_id: int) -> int | None:
-        if self._dict is not None:
-            return self._dict.get(item_id)
-        at = item_id - self._lo
-        if 0 <= at < len(self._array):
-            pos = self._array[at]
-            return pos if pos >= 0 else None
-        return None
-
-    def __getitem__(self, item_id: int) -> int:
-        pos = self.get(item_id)
-        if pos is None:
-            raise KeyError(item_id)
-        return pos
 
 
 @dataclass
@@ -126,11 +73,11 @@ class Scheduler:
         # 100 000 chunks has 300 000 items: a dict or set entry per item and per state
         # costs ~1 kB per chunk, these arrays ~40 B per item in all).
         self._items: list[Item] = list(self.items)
-        self._pos = _Positions([item.id for item in self._items])  # item id -> position
+        self._pos = Positions([item.id for item in self._items])  # item id -> position
         if len(self._pos) < len(self._items):  # an id given twice: the last one counts
             last = {item.id: item for item in self._items}
             self._items = [last[i] for i in dict.fromkeys(i.id for i in self._items)]
-            self._pos = _Positions([item.id for item in self._items])
+            self._pos = Positions([item.id for item in self._items])
         n = len(self._items)
         self._flags = bytearray(n)  # _QUEUED | _GATE_OPEN | _TAKEN | _OK
         self._waiting = array("i", bytes(4 * n))  # deps/after not finished yet
