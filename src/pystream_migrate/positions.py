@@ -45,6 +45,9 @@ class Positions:
             return pos if pos >= 0 else None
         return None
 
+    def __contains__(self, an_id: object) -> bool:
+        return type(an_id) is int and self.get(an_id) is not None
+
     def __getitem__(self, an_id: int) -> int:
         pos = self.get(an_id)
         if pos is None:

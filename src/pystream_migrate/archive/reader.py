@@ -414,7 +414,7 @@ class ArchiveReader:
         except FormatViolation as exc:
             raise self._damaged("the header record", str(exc)) from None
         self.header = document
-        self.toc = self._toc_by_id.entries
+        self.toc = list(self._toc_by_id.entries)  # the caller's to change
 
     # --- sequential pass ----------------------------------------------------------------
 

@@ -133,6 +133,10 @@ class Scheduler:
     def _by_id_order(self) -> list[int]:
         return sorted(range(len(self._items)), key=lambda p: self._items[p].id)
 
+    def item(self, item_id: int) -> Item:
+        """The item with ``item_id``."""
+        return self._items[self._pos[item_id]]
+
     @property
     def by_id(self) -> dict[int, Item]:
         """Item id -> item (built on demand)."""
