@@ -6,11 +6,12 @@ For each count it writes a synthetic archive shaped like the scale test's datase
 chunk: a TABLE with its CREATE, DROP and OWNER statements, its TABLE DATA with one row,
 an INDEX; the SQL as long as a real chunk's), then, in a fresh process, does what a
 restore does before and around its workers: open the archive with the TOC read into
-``TocEntry`` objects, read the footer's index, build the scheduler's items and the
-scheduler, and run every item through it (no SQL). It reports the seconds of each step
-and the process's peak RSS after each (VmHWM, Linux). Not a restore: the server side,
-the worker connections and their buffers are left out; it shows what the TOC and the
-plan cost per chunk, and that no step grows faster than the chunks.
+``RestoreEntry`` objects (as a restore reads it), read the footer's index, build the
+scheduler's items and the scheduler, and run every item through it (no SQL). It reports
+the seconds of each step and the process's peak RSS after each (VmHWM, Linux). Not a
+restore: the server side, the worker connections and their buffers are left out; it
+shows what the TOC and the plan cost per chunk, and that no step grows faster than the
+chunks.
 Writes results/toc-scale-LABEL.{json,md}.
 """
 
@@ -91,8 +92,8 @@ def measure(path: str) -> dict[str, Any]:
     """In this (fresh) process: the restore's steps before and around its workers."""
     from pystream_migrate.archive import ArchiveReader
     from pystream_migrate.restore import plan
+    from pystream_migrate.restore.entry import entry_reader
     from pystream_migrate.restore.scheduler import Scheduler
-    from pystream_migrate.restore.sqlspool import entry_reader
     from pystream_migrate.toc import Section
 
     out: dict[str, Any] = {}

@@ -213,6 +213,8 @@ FOOTER_DAMAGE: dict[str, Callable[[dict[str, Any]], None]] = {
     "dropped chunk without entry": lambda f: f["extra"].update(dropped_chunks=[{"x": 1}]),
     "extra warnings not a list": lambda f: f["extra"].update(warnings="none"),
     "data entry missing": lambda f: f.update(entries=[]),
+    # The restore keeps the index in 64-bit arrays: a larger number is damage, no crash.
+    "a row count beyond 64 bits": lambda f: f["entries"][0].update(rows=1 << 70),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pystream_migrate.restore.scheduler import Item, Scheduler
 
 
@@ -186,3 +188,16 @@ def test_the_bookkeeping_per_item_stays_small_at_many_items() -> None:
     finally:
         tracemalloc.stop()
     assert peak / len(items) < 220
+
+
+def test_an_item_keeps_what_it_was_made_with() -> None:
+    a = Item(-7, (1, 2), (3,), 10, (5,), "analyze", True, 3, True)
+    assert (a.id, a.deps, a.after, a.size, a.locks) == (-7, (1, 2), (3,), 10, (5,))
+    assert (a.group, a.batchable, a.restore_pass, a.gated) == ("analyze", True, 3, True)
+    b = Item(8, group="a group of its own")
+    assert (b.group, b.batchable, b.restore_pass, b.gated) == ("a group of its own", False,
+                                                               0, False)
+    assert a == Item(-7, (1, 2), (3,), 10, (5,), "analyze", True, 3, True) != b
+    assert len({a, b, Item(8, group="a group of its own")}) == 2
+    with pytest.raises(AttributeError):
+        a.size = 1  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""The restore's TOC entries with their SQL text in a temporary file (no server)."""
+"""The restore's compact TOC entries, their SQL text in a temporary file (no server)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from pystream_migrate import sqlspool as spool
 from pystream_migrate import toc
-from pystream_migrate.restore import sqlspool
+from pystream_migrate.catalog.compact import spooled
+from pystream_migrate.restore import entry
 
 
 def doc(i: int) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def doc(i: int) -> dict[str, Any]:
 
 
 def test_spooled_entries_give_back_their_sql_and_keep_what_is_assigned() -> None:
-    read = sqlspool.entry_reader()
+    read = entry.entry_reader()
     entries = [read(doc(i)) for i in range(1, 50)]
     plain = [toc.TocEntry.from_json(doc(i)) for i in range(1, 50)]
     for e, p in zip(entries, plain, strict=True):
@@ -34,7 +35,7 @@ def test_spooled_entries_give_back_their_sql_and_keep_what_is_assigned() -> None
     e.owner_sql = ""
     assert (e.create_sql, e.owner_sql) == ("CREATE TABLE x ();", "")
     assert e.drop_sql == plain[3].drop_sql and entries[4].create_sql == plain[4].create_sql
-    no_drop = sqlspool.entry_reader(drop_sql=False)(doc(7))
+    no_drop = entry.entry_reader(drop_sql=False)(doc(7))
     assert no_drop.drop_sql == "" and no_drop.create_sql == plain[6].create_sql
 
 
@@ -56,11 +57,52 @@ def test_the_sql_text_is_not_held_in_memory() -> None:
     # ~190 B of SQL per entry here: spooled entries hold a file offset instead.
     n = 3000
     plain = _traced(toc.entry_reader(), n)
-    spooled = _traced(sqlspool.entry_reader(), n)
+    spooled = _traced(entry.entry_reader(), n)
     assert plain - spooled > 250, (plain, spooled)
 
 
 def test_info_is_a_compact_mutable_mapping() -> None:
+    read = entry.entry_reader()
+    a = read({**doc(3), "info": {"relkind": "r", "oid": 5, "hypertable_relid": 9}})
+    b = read({**doc(4), "info": {"relkind": "r", "oid": 6, "hypertable_relid": 9}})
+    assert a.info == {"relkind": "r", "oid": 5, "hypertable_relid": 9}
+    assert a.info.get("x") is None
+    info = a.info
+    info["no_freeze"] = True
+    a.info["oid"] = 7
+    del a.info["relkind"]
+    assert dict(a.info) == {"oid": 7, "hypertable_relid": 9, "no_freeze": True}
+    assert dict(info) == dict(a.info)  # a view of the entry's own
+    assert {**a.info, "z": 1}["no_freeze"] and "relkind" not in a.info and len(a.info) == 3
+    assert b.info == {"relkind": "r", "oid": 6, "hypertable_relid": 9}  # shared keys untouched
+    e = read({**doc(3), "info": {"relkind": "r", "oid": 5, "parents": [1]}})
+    assert e.info == {"relkind": "r", "oid": 5, "parents": [1]}
+
+
+def test_a_restore_entry_reads_as_the_toc_entry_it_replaces() -> None:
+    read = entry.entry_reader()
+    for d in (doc(5), {**doc(6), "tablespace": "fast", "copy": {
+            "schema": "s", "table": "t", "columns": ["a"], "where": None},
+            "info": {"relid": 300000, "table_oid": 300000, "est_bytes": 9000, "chunk": True,
+                     "extconfig": True, "fk_order": 2, "after_data": True,
+                     "copy_format": "binary", "ref_table_oids": [300001], "oid": 300000}}):
+        e, p = read(d), toc.TocEntry.from_json(d)
+        assert e.to_json() == p.to_json() and (e.label, e.priority) == (p.label, p.priority)
+        for name in (*toc.TYPED_INFO, "tablespace", "objects", "extra_deps", "split_pre_sql",
+                     "split_post_sql", "owner", "deps", "id", "section"):
+            assert getattr(e, name) == getattr(p, name), name
+    e = read(doc(8))
+    e.extconfig, e.copy_format, e.fk_order, e.tablespace = True, "binary", 3, "ts"
+    assert (e.extconfig, e.copy_format, e.fk_order, e.tablespace) == (True, "binary", 3, "ts")
+    assert not e.chunk and not e.after_data and e.ref_table_oids == ()
+    e.extconfig, e.copy_format = False, "text"
+    assert (e.extconfig, e.copy_format) == (False, "text")
+    # Numbers read again are the same object (one copy per TOC).
+    a, b = read({**doc(9), "info": {"oid": 123456}}), read({**doc(10), "deps": [123456]})
+    assert a.info["oid"] is b.deps[0]
+
+
+def test_the_dumps_compact_info_is_a_mutable_mapping() -> None:
     from pystream_migrate.compactinfo import compactor
 
     compact = compactor()
@@ -73,15 +115,16 @@ def test_info_is_a_compact_mutable_mapping() -> None:
     assert dict(a) == {"oid": 7, "hypertable_relid": 9, "no_freeze": True}
     assert {**a, "z": 1}["no_freeze"] and "relkind" not in a and len(a) == 3
     assert b == {"relkind": "r", "oid": 6, "hypertable_relid": 9}  # shared keys untouched
-    read = sqlspool.entry_reader()
-    e = read({**doc(3), "info": {"relkind": "r", "oid": 5, "parents": [1]}})
-    assert e.info == {"relkind": "r", "oid": 5, "parents": [1]}
 
 
 def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer() -> None:
     """to_json reads an entry's texts in one go (SqlSpool.get_all): from the file once
     flushed (1 MiB), from the buffer before; assigned texts win over spooled ones."""
-    read = sqlspool.entry_reader()
+    target = spool.SqlSpool()
+
+    def read(d: dict[str, Any]) -> toc.TocEntry:
+        return spooled(toc.TocEntry.from_json(d), target)
+
     count = 12_000  # ~1.4 MiB of SQL: the first entries are flushed, the last are not
     entries = [read(doc(i)) for i in range(1, count)]
     for i in (1, 2, count // 2, count - 2, count - 1):

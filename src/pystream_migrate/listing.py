@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from pystream_migrate.archive import ArchiveReader, EntryStats
@@ -26,7 +27,7 @@ def _human(n: int) -> str:
 def archive_listing(reader: ArchiveReader) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Header facts and one dict per entry, with row counts and sizes where known."""
     # A file has an index; a stream is read once to the end to get every entry's totals.
-    stats: dict[int, EntryStats] = reader.index() if reader.seekable else reader.verify()
+    stats: Mapping[int, EntryStats] = reader.index() if reader.seekable else reader.verify()
     rows = []
     for d in reader.toc:
         st = stats.get(int(d["id"]))

@@ -119,6 +119,8 @@ class Strings:
     def __init__(self) -> None:
         self._seen: dict[str, str] = {}
         self._columns: dict[tuple[str, ...], list[str]] = {}
+        self._numbers: dict[Any, Any] = {}
+        self._tuples: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def text(self, value: str | None) -> Any:
         if value is None:
@@ -134,10 +136,31 @@ class Strings:
             found = self._columns[key] = [self.text(n) for n in names]
         return found
 
+    def value(self, value: Any) -> Any:
+        """One copy of each number beyond the few Python keeps once, and of each list of
+        such numbers: a chunk's table oid is in three of its entries (four times), its
+        hypertable's in two, an entry's id in the deps of others. The lists are shared:
+        nothing changes an entry's "info" lists once it is read."""
+        if type(value) is int:
+            return value if -5 <= value <= 256 else self._numbers.setdefault(value, value)
+        if type(value) is list and all(type(v) is int for v in value):
+            key = tuple(value)
+            found = self._numbers.get(key)
+            if found is None:
+                found = self._numbers[key] = [self.value(v) for v in value]
+            return found
+        return value
+
+    def shared_tuple(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        """One copy of each tuple: e.g. the dependencies of a chunk's data and index
+        (its table), of every chunk's table (its schema and hypertable)."""
+        return self._tuples.setdefault(value, value)
+
     def info(self, info: dict[str, Any]) -> dict[str, Any]:
-        """Keys (and short string values) of an entry's "info", shared."""
-        return {sys.intern(k): self.text(v) if isinstance(v, str) and len(v) < 64 else v
-                for k, v in info.items()}
+        """Keys (and short string values, numbers and lists of numbers) of an entry's
+        "info", shared."""
+        return {sys.intern(k): self.text(v) if isinstance(v, str) and len(v) < 64
+                else self.value(v) for k, v in info.items()}
 
 
 # Entries read from an archive share these: the catalog identities (and extra

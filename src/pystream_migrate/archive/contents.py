@@ -17,8 +17,9 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from pystream_migrate.archive.byid import ById
 from pystream_migrate.archive.format import MAX_JSON_DEPTH, Footer, FormatViolation, check_depth
 
 SECTIONS = frozenset({"pre-data", "data", "post-data"})
@@ -213,7 +214,7 @@ class TocIndex:
     """
 
     def __init__(self, keep: Callable[[dict[str, Any]], Any] | None = None) -> None:
-        self.by_id: dict[int, Any] = {}
+        self.by_id = ById()
         self._keep = keep
         self._deps = array("q")  # every entry's deps, one after the other
         self._ends = array("q")  # where each entry's deps end in _deps
@@ -234,43 +235,62 @@ class TocIndex:
         self._deps.extend(entry.get("deps", ()))
         self._ends.append(len(self._deps))
         kept = entry if self._keep is None else self._keep(entry)
-        self.by_id[entry_id] = kept
+        self.by_id.add(entry_id, kept)
         return kept
 
     def finish(self) -> dict[int, Any]:
-        """Check the dependencies as a whole; return the kept entries by id."""
+        """:meth:`finish_by_id`, as a dict."""
+        return dict(self.finish_by_id())
+
+    def finish_by_id(self) -> ById:
+        """Check the dependencies as a whole; return the kept entries by id. ``keep``
+        and what it shares while reading (e.g. strings) are let go first: they are
+        not needed any more, and the check needs memory of its own: if ``keep`` has a
+        ``finished`` method, it is called."""
+        finished = getattr(self._keep, "finished", None)
+        if finished is not None:
+            finished()
+        self._keep = None
         try:
-            _check_acyclic(list(self.by_id), self._deps, self._ends)
+            _check_acyclic(self.by_id, self._deps, self._ends)
         finally:
             self._deps, self._ends = array("q"), array("q")
         return self.by_id
 
 
-def _check_acyclic(ids: list[int], deps: array[int], ends: array[int]) -> None:
+def _check_acyclic(ids: ById, deps: array[int], ends: array[int]) -> None:
     """Dependencies on entries of the TOC must not form a cycle (restore would wait
     forever). Dependencies on ids the TOC does not hold (entries a dump's selection left
     out) are ignored, as restore ignores them. Flat arrays, not a set per entry: this
     runs over every entry of a TOC with 100 000 chunks."""
     n = len(ids)
-    position = {entry_id: i for i, entry_id in enumerate(ids)}
-    waiting = array("q", bytes(8 * n))
-    first = array("q", bytes(8 * (n + 2)))  # dependents of i: first[i + 1] .. first[i + 2]
-    sources, targets = array("q"), array("q")  # each dependency: d -> i
+    first_id = ids.first_id()
+    table = None if first_id is not None else {entry_id: i for i, entry_id in enumerate(ids)}
+
+    def position(entry_id: int) -> int | None:
+        if table is not None:
+            return table.get(entry_id)
+        at = entry_id - cast(int, first_id)
+        return at if 0 <= at < n else None
+
+    # Positions and counts fit 32 bits (a TOC of 2**31 entries would not fit in memory).
+    waiting = array("i", bytes(4 * n))
+    first = array("i", bytes(4 * (n + 2)))  # dependents of i: first[i + 1] .. first[i + 2]
+    sources, targets = array("i"), array("i")  # each dependency: d -> i
     start = 0
     for i in range(n):
         end = ends[i]
         for k in range(start, end):
-            d = position.get(deps[k])
+            d = position(deps[k])
             if d is not None and d != i:
                 sources.append(d)
                 targets.append(i)
                 waiting[i] += 1
                 first[d + 2] += 1
         start = end
-    del position
     for i in range(2, n + 2):
         first[i] += first[i - 1]
-    dependents = array("q", bytes(8 * len(sources)))
+    dependents = array("i", bytes(4 * len(sources)))
     for d, i in zip(sources, targets, strict=True):
         dependents[first[d + 1]] = i
         first[d + 1] += 1
@@ -286,7 +306,7 @@ def _check_acyclic(ids: list[int], deps: array[int], ends: array[int]) -> None:
             if waiting[j] == 0:
                 ready.append(j)
     if done != n:
-        stuck = sorted(ids[i] for i in range(n) if waiting[i])
+        stuck = sorted(entry_id for i, entry_id in enumerate(ids) if waiting[i])
         raise FormatViolation(f"TOC entries {_few(stuck)} depend on each other in a cycle")
 
 

@@ -18,7 +18,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -96,7 +96,7 @@ class FooterEntry:
 
 @dataclass(frozen=True, slots=True)
 class Footer:
-    entries: dict[int, FooterEntry]
+    entries: Mapping[int, FooterEntry]
     extra: dict[str, Any]
 
 
@@ -471,12 +471,12 @@ def check_footer_members(doc: Mapping[str, Any]) -> None:
     _check_unknown(doc, ("entries", "extra"), "footer")
 
 
-def add_footer_entry(entries: dict[int, FooterEntry], item: Any) -> None:
-    """Check one item of the footer's index and add it to ``entries``."""
+def footer_entry(item: Any, seen: Container[int]) -> FooterEntry:
+    """One item of the footer's index, checked (``seen``: the ids of the items before)."""
     if not isinstance(item, dict):
         raise FormatViolation("footer index item is not an object")
     entry_id = item.get("id")
-    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in entries:
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id in seen:
         raise FormatViolation("footer index has a missing or repeated entry id")
     if len(item) > len(_FOOTER_ITEM_KEYS):
         _check_unknown(item, _FOOTER_ITEM_KEYS, f"footer index of entry {entry_id}")
@@ -494,5 +494,4 @@ def add_footer_entry(entries: dict[int, FooterEntry], item: Any) -> None:
         or not all(is_count(v) for v in end)
     ):
         raise FormatViolation(f"footer index of entry {entry_id} is malformed")
-    # Tuples: a restore of 100 000 chunks holds one such entry per chunk.
-    entries[entry_id] = FooterEntry(stats, tuple(offsets), tuple(lengths), end[0], end[1])
+    return FooterEntry(stats, tuple(offsets), tuple(lengths), end[0], end[1])

@@ -20,7 +20,7 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, cast
@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Protocol, cast
 import zstandard
 
 from pystream_migrate.archive.contents import TocIndex, check_footer, check_header, holds_data
+from pystream_migrate.archive.footerindex import FooterIndex
 from pystream_migrate.archive.format import (
     FORMAT_VERSION,
     MAGIC,
@@ -41,10 +42,10 @@ from pystream_migrate.archive.format import (
     RecordHeader,
     RecordType,
     StreamEvent,
-    add_footer_entry,
     check_footer_members,
     decode_payload,
     describe_entry,
+    footer_entry,
     load_json_object,
     make_decompressor,
     parse_stats,
@@ -236,7 +237,7 @@ class ArchiveReader:
         self._pipe_consumed = False
         self._footer_lock = threading.Lock()
         self._footer: Footer | None = None
-        self._toc_by_id: dict[int, Any] = {}
+        self._toc_by_id: Mapping[int, Any] = {}
         self.format_version = FORMAT_VERSION
         self.header: dict[str, Any] = {}
         # The TOC in archive order: its documents, or what ``toc_entry`` made of each.
@@ -253,7 +254,8 @@ class ArchiveReader:
         The archive must start at offset 0 of a seekable file object. ``toc_entry``
         turns each checked TOC document into what :attr:`toc` keeps (the document
         itself by default); the documents are not kept. Whatever it returns must have
-        ``kind``, ``schema``, ``name`` and ``copy`` (as attributes, or keys).
+        ``kind``, ``schema``, ``name`` and ``copy`` (as attributes, or keys). If it has
+        a ``finished`` method, that is called once every entry is read.
         """
         if isinstance(source, str) and source == "-":
             if sys.stdin is None:
@@ -279,7 +281,7 @@ class ArchiveReader:
                    toc_entry=toc_entry)
 
     @property
-    def toc_by_id(self) -> dict[int, Any]:
+    def toc_by_id(self) -> Mapping[int, Any]:
         """The entries of :attr:`toc` by id (the same objects)."""
         return self._toc_by_id
 
@@ -306,9 +308,17 @@ class ArchiveReader:
 
     # --- random access ------------------------------------------------------------------
 
-    def index(self) -> dict[int, EntryStats]:
-        """Statistics of every entry with data, from the footer."""
-        return {entry_id: entry.stats for entry_id, entry in self._load_footer().entries.items()}
+    def index(self) -> Mapping[int, EntryStats]:
+        """Statistics of every entry with data, from the footer (made as asked for)."""
+        entries = self._load_footer().entries
+        assert isinstance(entries, FooterIndex)
+        return entries.stats()
+
+    def raw_bytes(self, entry_id: int) -> int | None:
+        """An entry's uncompressed size from the footer; None if it has no data."""
+        entries = self._load_footer().entries
+        assert isinstance(entries, FooterIndex)
+        return entries.raw_bytes(entry_id)
 
     def footer_extra(self) -> dict[str, Any]:
         """The free-form dict passed to ``ArchiveWriter.finish``."""
@@ -396,17 +406,15 @@ class ArchiveReader:
         # Parsed a TOC entry at a time: each is checked, and only what ``toc_entry``
         # makes of it stays (a TOC of 100 000 chunks is ~180 MB of JSON).
         index = TocIndex(keep=self._toc_entry)
-        toc: list[Any] = []
+        self._toc_entry = None  # the index lets it go (and what it shares) before its check
         try:
-            document = parse_header(make_decompressor(), record, payload,
-                                    lambda item: toc.append(index.add(item)))
+            document = parse_header(make_decompressor(), record, payload, index.add)
             check_header(document)
-            self._toc_by_id = index.finish()
+            self._toc_by_id = index.finish_by_id()
         except FormatViolation as exc:
             raise self._damaged("the header record", str(exc)) from None
         self.header = document
-        self.toc = toc
-        self._toc_entry = None  # and what it shares while reading the TOC
+        self.toc = list(self._toc_by_id.entries)  # the caller's to change
 
     # --- sequential pass ----------------------------------------------------------------
 
@@ -733,9 +741,10 @@ class ArchiveReader:
     ) -> Footer:
         try:
             # Item by item: the index of 100 000 chunks is tens of MB as documents.
-            entries: dict[int, FooterEntry] = {}
+            entries = FooterIndex()
             rest = parse_streamed(dctx, record, bytes(payload), "footer", "entries",
-                                  lambda item: add_footer_entry(entries, item))
+                                  lambda item: entries.add(footer_entry(item, entries)))
+            entries.finish()
             check_footer_members(rest)
             footer = Footer(entries, rest["extra"])
             check_footer(footer, self._toc_by_id)

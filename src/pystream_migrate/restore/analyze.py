@@ -22,6 +22,11 @@ def item_id(data_entry: TocEntry) -> int:
     return -data_entry.id
 
 
+def entry_id(analyze_item_id: int) -> int:
+    """The data entry whose table an ANALYZE item (``item_id``) analyzes."""
+    return -analyze_item_id
+
+
 def run(ctx: RestoreContext, conn: psycopg.Connection, tables: list[TocEntry],
         worker: str) -> set[int]:
     """ANALYZE the tables of these data entries in one statement; the item ids that failed.

@@ -8,6 +8,7 @@ failure stops it. Entries that need a failed or skipped entry are skipped and re
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.restore import state
+from pystream_migrate.restore.entry import RestoreEntry
 from pystream_migrate.restore.options import Log, RestoreOptions, RestoreResult, select
 from pystream_migrate.toc import Section, TocEntry, entry_size
 
@@ -39,9 +41,9 @@ class RestoreContext:
         self.reader = reader
         self.log = log
         self.header = reader.header
-        if all(isinstance(e, TocEntry) for e in reader.toc):  # opened with entry_reader()
+        if all(isinstance(e, (TocEntry, RestoreEntry)) for e in reader.toc):  # entry_reader()
             self.entries: list[TocEntry] = reader.toc
-            self.by_id: dict[int, TocEntry] = reader.toc_by_id
+            self.by_id: Mapping[int, TocEntry] = reader.toc_by_id
         else:
             self.entries = [TocEntry.from_json(d) for d in reader.toc]
             self.by_id = {e.id: e for e in self.entries}
@@ -53,12 +55,6 @@ class RestoreContext:
         self.identity = state.archive_identity(self.header)
         self.ts_schema: str | None = None
         self.progress: Progress = make_progress("none")
-        # Each data entry's size as the archive measured it (a file archive), else none.
-        self.measured: dict[int, int] | None = None
-        if reader.seekable:
-            index = reader.index()
-            self.measured = {e.id: index[e.id].raw_bytes if e.id in index else 0
-                             for e in self.entries if e.section is Section.DATA}
         # Chunks dropped on the source while the dump ran (from the archive's footer).
         self.dropped_chunks: list[dict[str, Any]] = []
         self.hypertable_oids = {int(e.info["oid"]) for e in self.entries
@@ -75,7 +71,11 @@ class RestoreContext:
         self.skipped: dict[int, int] = {}  # entry id -> the failed entry that caused it
 
     def size(self, e: TocEntry) -> int:
-        return entry_size(e, self.measured)
+        """:func:`entry_size`: a data entry's size as a file archive's footer measured it
+        (0 without data there), else the source's estimate."""
+        if self.reader.seekable and e.section is Section.DATA:
+            return self.reader.raw_bytes(e.id) or 0
+        return entry_size(e)
 
     def todo(self, e: TocEntry) -> bool:
         """Selected, and not finished by an interrupted run (counted as resumed then)."""

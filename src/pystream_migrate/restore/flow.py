@@ -21,10 +21,11 @@ from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.connection import connect
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import make_progress
-from pystream_migrate.restore import checks, clean, ddl, restoring_mode, sqlspool, state, stream
+from pystream_migrate.restore import checks, clean, ddl, restoring_mode, state, stream
 from pystream_migrate.restore.analyze import item_id
 from pystream_migrate.restore.context import RestoreContext
 from pystream_migrate.restore.data import Source, load_catalog
+from pystream_migrate.restore.entry import entry_reader
 from pystream_migrate.restore.options import Log, RestoreOptions, RestoreResult
 from pystream_migrate.restore.workers import Dispatch
 from pystream_migrate.session import configure_writer
@@ -56,10 +57,10 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
     log = log or (lambda _m: None)
-    # The TOC becomes TocEntry objects as it is read, never a list of JSON documents;
-    # DROP statements are kept only for --clean, and the SQL text waits in an unnamed
-    # temporary file until it runs (memory: 100 000s of entries; see sqlspool).
-    reader = ArchiveReader.open(opts.file, toc_entry=sqlspool.entry_reader(drop_sql=opts.clean))
+    # The TOC becomes compact RestoreEntry objects as it is read, never a list of JSON
+    # documents; DROP statements are kept only for --clean, and the SQL text waits in an
+    # unnamed temporary file until it runs (memory: 100 000s of entries; see entry).
+    reader = ArchiveReader.open(opts.file, toc_entry=entry_reader(drop_sql=opts.clean))
     put_back_sigterm = restoring_mode.sigterm_to_interrupt()
     try:
         if reader.seekable:

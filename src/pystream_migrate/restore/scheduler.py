@@ -27,23 +27,26 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 
+from pystream_migrate.positions import Positions
+from pystream_migrate.restore.item import Item
+
+__all__ = ["Item", "Scheduler"]
+
 # Bits of Scheduler._flags, one byte per item.
 _QUEUED, _GATE_OPEN, _TAKEN, _OK = 1, 2, 4, 8
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    id: int
-    # Small collections (a tuple of one id takes a quarter of a frozenset's memory: a
-    # restore of 100 000 chunks has 300 000 items).
-    deps: Collection[int] = ()  # must have succeeded; a failure skips this item
-    after: Collection[int] = ()  # must have finished, whatever the outcome
-    size: int = 0  # bytes; largest first, and counts toward a batch's size
-    locks: Collection[int] = ()  # tables: items sharing one never run together
-    group: str = ""  # only items of the same group share a batch
-    batchable: bool = False  # small: may share a batch
-    restore_pass: int = 0  # starts once every item of a lower pass is finished
-    gated: bool = False  # not ready until open() is called (its data is not here yet)
+# A ready item in a heap: one int that orders as (-size, id) does (ids within 32 bits),
+# instead of a tuple of two (~60 B less per ready item; 200 000 at 100 000 chunks).
+_ID_BIAS = 1 << 31
+
+
+def _key(item: Item) -> int:
+    return (-item.size << 32) | (item.id + _ID_BIAS)
+
+
+def _id_of(key: int) -> int:
+    return (key & 0xFFFFFFFF) - _ID_BIAS
 
 
 @dataclass
@@ -69,20 +72,17 @@ class Scheduler:
         # Per-item state lives in arrays indexed by the item's position (a restore of
         # 100 000 chunks has 300 000 items: a dict or set entry per item and per state
         # costs ~1 kB per chunk, these arrays ~40 B per item in all).
-        self._items: list[Item] = []
-        self._pos: dict[int, int] = {}  # item id -> position
-        for item in self.items:
-            old = self._pos.get(item.id)
-            if old is None:
-                self._pos[item.id] = len(self._items)
-                self._items.append(item)
-            else:
-                self._items[old] = item
+        self._items: list[Item] = list(self.items)
+        self._pos = Positions([item.id for item in self._items])  # item id -> position
+        if len(self._pos) < len(self._items):  # an id given twice: the last one counts
+            last = {item.id: item for item in self._items}
+            self._items = [last[i] for i in dict.fromkeys(i.id for i in self._items)]
+            self._pos = Positions([item.id for item in self._items])
         n = len(self._items)
         self._flags = bytearray(n)  # _QUEUED | _GATE_OPEN | _TAKEN | _OK
         self._waiting = array("i", bytes(4 * n))  # deps/after not finished yet
         self._dep_start, self._dep_list = self._dependents_csr()
-        self._ready: dict[int, list[tuple[int, int]]] = {}  # pass -> heap of (-size, id)
+        self._ready: dict[int, list[int]] = {}  # pass -> heap of _key(item)
         self._pass_left: dict[int, int] = {}  # pass -> items not finished
         self._running_locks: dict[int, int] = {}
         self._stopped = False
@@ -133,6 +133,10 @@ class Scheduler:
     def _by_id_order(self) -> list[int]:
         return sorted(range(len(self._items)), key=lambda p: self._items[p].id)
 
+    def item(self, item_id: int) -> Item:
+        """The item with ``item_id``."""
+        return self._items[self._pos[item_id]]
+
     @property
     def by_id(self) -> dict[int, Item]:
         """Item id -> item (built on demand)."""
@@ -172,7 +176,7 @@ class Scheduler:
         if flags & _QUEUED or (item.gated and not flags & _GATE_OPEN):
             return
         self._flags[pos] = flags | _QUEUED
-        heapq.heappush(self._ready.setdefault(self._pass[pos], []), (-item.size, item.id))
+        heapq.heappush(self._ready.setdefault(self._pass[pos], []), _key(item))
 
     def open(self, item_id: int) -> None:
         """A gated item's data is here: it may run once its dependencies are done."""
@@ -266,7 +270,7 @@ class Scheduler:
         batch = self._build(heap, frozenset())
         if batch and batch[0].group in self.patient and self._partial(batch):
             for item in batch:
-                heapq.heappush(heap, (-item.size, item.id))
+                heapq.heappush(heap, _key(item))
             batch = self._build(heap, self.patient) or self._build(heap, frozenset())
         for item in batch:
             self._flags[self._pos[item.id]] |= _TAKEN
@@ -283,10 +287,10 @@ class Scheduler:
         return self._can_batch(batch[-1]) and len(batch) < entries and \
             sum(i.size for i in batch) < nbytes
 
-    def _build(self, heap: list[tuple[int, int]], skip: frozenset[str]) -> list[Item]:
+    def _build(self, heap: list[int], skip: frozenset[str]) -> list[Item]:
         """Pop a batch off ``heap`` (items of ``skip`` groups left there), largest first."""
         batch: list[Item] = []
-        held: list[tuple[int, int]] = []
+        held: list[int] = []
         taken_locks: set[int] = set()
         size = 0
         looked = 0  # candidates looked at for a batch: a few batches' worth at most
@@ -294,9 +298,10 @@ class Scheduler:
         while heap and looked < 4 * max_entries:
             looked += 1 if batch else 0
             entry = heapq.heappop(heap)
-            if entry[1] in self.skipped:
+            item_id = _id_of(entry)
+            if item_id in self.skipped:
                 continue  # skipped while it waited (fail_outside)
-            item = self._items[self._pos[entry[1]]]
+            item = self._items[self._pos[item_id]]
             if item.group in skip or any(lk in self._running_locks for lk in item.locks):
                 held.append(entry)
                 continue

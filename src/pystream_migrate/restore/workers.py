@@ -26,6 +26,7 @@ from pystream_migrate.batching import (
 )
 from pystream_migrate.connection import connect
 from pystream_migrate.pool import WorkerPool
+from pystream_migrate.positions import Positions
 from pystream_migrate.restore import analyze, ddl
 from pystream_migrate.restore.context import RestoreContext
 from pystream_migrate.restore.data import Loadable, load_entries
@@ -42,9 +43,9 @@ class Dispatch:
                  analyze_tables: list[TocEntry], *, stream_mode: bool) -> None:
         self.ctx = ctx
         self.stream_mode = stream_mode
-        self.data_ids = {e.id for e in data}
-        self.entries = {e.id: e for e in data + post}
-        self.analyzed = {analyze.item_id(e): e for e in analyze_tables}
+        # Entries by id are ctx.by_id's: no dict of every data and post-data entry here.
+        self._data = data
+        self.data_ids = Positions([e.id for e in data])
         self.cv = threading.Condition()
         self.streams: dict[int, StreamedEntry] = {}
         self.error: BaseException | None = None
@@ -71,12 +72,12 @@ class Dispatch:
     def stream_finished(self, seen: set[int]) -> None:
         """Entries that never appeared in the stream had no blocks: they are empty."""
         with self.cv:
-            for item_id in self.data_ids - seen:
-                if self.entries[item_id].copy is not None:
-                    st = StreamedEntry(item_id)
+            for e in self._data:
+                if e.id not in seen and e.copy is not None:
+                    st = StreamedEntry(e.id)
                     st.end()
-                    self.streams[item_id] = st
-                    self.sched.open(item_id)
+                    self.streams[e.id] = st
+                    self.sched.open(e.id)
             self.cv.notify_all()
 
     def failed_elsewhere(self, ids: Iterable[int]) -> None:
@@ -91,7 +92,7 @@ class Dispatch:
         """From a stream, a data entry may share a transaction only once complete and small."""
         if item.group != "data":
             return item.batchable
-        e = self.entries[item.id]
+        e = self.ctx.by_id[item.id]
         if e.copy is None:
             return True
         st = self.streams.get(item.id)
@@ -127,10 +128,11 @@ class Dispatch:
         log = self.sched.skip_log
         new, self._reported = log[self._reported:], len(log)
         for item_id, cause in new:
-            if item_id in self.analyzed:
-                self.ctx.skip(self.analyzed[item_id], cause, "ANALYZE", key=item_id)
-            elif item_id in self.entries:
-                self.ctx.skip(self.entries[item_id], cause)
+            if self.sched.item(item_id).group == "analyze":
+                self.ctx.skip(self.ctx.by_id[analyze.entry_id(item_id)], cause, "ANALYZE",
+                              key=item_id)
+            else:
+                self.ctx.skip(self.ctx.by_id[item_id], cause)
 
     # ----------------------------------------------------------------- workers
     def run(self, feeder: Callable[[], None] | None) -> None:
@@ -172,8 +174,9 @@ class Dispatch:
         """Run one batch; the ids of the items that failed."""
         group = batch[0].group
         if group == "analyze":
-            return analyze.run(self.ctx, conn, [self.analyzed[i.id] for i in batch], name)
-        entries = [self.entries[i.id] for i in batch]
+            return analyze.run(self.ctx, conn,
+                               [self.ctx.by_id[analyze.entry_id(i.id)] for i in batch], name)
+        entries = [self.ctx.by_id[i.id] for i in batch]
         if group == "post":
             return ddl.run_sql_entries(self.ctx, conn, entries, name)
         try:

@@ -1,0 +1,108 @@
+"""The footer's index, read: every data entry's statistics and record places, in arrays.
+
+A restore of 100 000 chunks reads an index item per chunk. As a ``FooterEntry`` with its
+``EntryStats``, two tuples and their numbers an item took ~400 bytes; here it is a few
+numbers in flat arrays (~90 bytes with its id and position), and a
+:class:`~pystream_migrate.archive.format.FooterEntry` is made when one is asked for.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Mapping
+
+from pystream_migrate.archive.format import EntryStats, FooterEntry, FormatViolation
+from pystream_migrate.positions import Positions
+
+
+class FooterIndex(Mapping[int, FooterEntry]):
+    """Entry id -> :class:`FooterEntry`, in the footer's order."""
+
+    def __init__(self) -> None:
+        self._ids = array("q")  # in the footer's order
+        # Entry id -> its position in the arrays: a dict while items are added, then
+        # (finish) an array over the ids' range (the data section's ids are consecutive).
+        self._at: dict[int, int] | None = {}
+        self._positions: Positions | None = None
+        # rows, raw bytes, blocks, checksum, end offset, end length: six per entry.
+        self._numbers = array("Q")
+        self._blocks = array("Q")  # every entry's block offsets, then its lengths
+        self._block_start = array("Q", [0])  # entry i's: _blocks[start[i]:start[i + 1]]
+
+    def add(self, entry: FooterEntry) -> None:
+        """Add an entry (its id must be new). Raises :class:`FormatViolation` for a
+        number beyond 64 bits."""
+        stats = entry.stats
+        assert self._at is not None, "FooterIndex.add after finish"
+        if stats.entry_id in self._at:
+            raise FormatViolation("footer index has a missing or repeated entry id")
+        try:
+            numbers = array("Q", (stats.rows, stats.raw_bytes, stats.blocks, stats.checksum,
+                                  entry.end_offset, entry.end_length))
+            blocks = array("Q", (*entry.block_offsets, *entry.block_lengths))
+        except OverflowError:
+            raise FormatViolation(f"footer index of entry {stats.entry_id} holds a number "
+                                  "beyond 64 bits") from None
+        self._at[stats.entry_id] = len(self._ids)
+        self._ids.append(stats.entry_id)
+        self._numbers += numbers
+        self._blocks += blocks
+        self._block_start.append(len(self._blocks))
+
+    def finish(self) -> None:
+        """Every item is added: the ids' positions take their compact form."""
+        self._positions, self._at = Positions(self._ids), None
+
+    def _position(self, entry_id: int) -> int | None:
+        if self._at is not None:
+            return self._at.get(entry_id)
+        assert self._positions is not None
+        return self._positions.get(entry_id)
+
+    def __getitem__(self, entry_id: int) -> FooterEntry:
+        i = self._position(entry_id)
+        if i is None:
+            raise KeyError(entry_id)
+        rows, raw_bytes, blocks, checksum, end_offset, end_length = self._numbers[6 * i:6 * i + 6]
+        start, end = self._block_start[i], self._block_start[i + 1]
+        middle = start + (end - start) // 2
+        return FooterEntry(EntryStats(entry_id, rows, raw_bytes, blocks, checksum),
+                           tuple(self._blocks[start:middle]), tuple(self._blocks[middle:end]),
+                           end_offset, end_length)
+
+    def raw_bytes(self, entry_id: int) -> int | None:
+        """An entry's uncompressed size, or None if the index does not list it."""
+        i = self._position(entry_id)
+        return None if i is None else self._numbers[6 * i + 1]
+
+    def stats(self) -> Mapping[int, EntryStats]:
+        """Entry id -> its :class:`EntryStats`, made as asked for."""
+        return _Stats(self)
+
+    def __contains__(self, entry_id: object) -> bool:
+        return type(entry_id) is int and self._position(entry_id) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class _Stats(Mapping[int, EntryStats]):
+    __slots__ = ("_index",)
+
+    def __init__(self, index: FooterIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, entry_id: int) -> EntryStats:
+        return self._index[entry_id].stats
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self._index
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
