@@ -1,10 +1,11 @@
-"""An entry's ``info`` as a compact mapping, for the restore's TOC of many entries.
+"""An entry's ``info`` as a compact mapping, for a TOC of many entries.
 
-A dict of a few keys takes ~200 bytes; a restore of 100 000 chunks reads 300 000 of
+A dict of a few keys takes ~200 bytes; a dump of 100 000 chunks holds 300 000 of
 them (a chunk's relkind, oid, hypertable ...). :class:`Info` keeps one tuple of keys,
 shared by every entry with the same keys, and a tuple of values: ~100-130 bytes. It is
-a full mutable mapping (the restore sets a few keys, e.g. portable's ``no_freeze``);
-a change copies the tuples.
+a full mutable mapping (the dump sets a few keys after reading the catalog); a change
+copies the tuples. The restore's entries keep the same two tuples themselves
+(restore/entry.py) behind a :class:`TupleMapping` view.
 """
 
 from __future__ import annotations
@@ -13,47 +14,63 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 
-class Info(MutableMapping[str, Any]):
+class TupleMapping(MutableMapping[str, Any]):
+    """A mutable mapping held as a key tuple and a value tuple, attributes ``_keys`` and
+    ``_values`` of :meth:`_holder` (itself for :class:`Info`; the restore's entry for
+    its ``info`` view). A change copies the tuples."""
+
+    __slots__ = ()
+
+    def _holder(self) -> Any:
+        return self
+
+    def __getitem__(self, key: str) -> Any:
+        of = self._holder()
+        try:
+            return of._values[of._keys.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        of = self._holder()
+        try:
+            at = of._keys.index(key)
+        except ValueError:
+            of._keys += (key,)
+            of._values += (value,)
+            return
+        of._values = (*of._values[:at], value, *of._values[at + 1:])
+
+    def __delitem__(self, key: str) -> None:
+        of = self._holder()
+        try:
+            at = of._keys.index(key)
+        except ValueError:
+            raise KeyError(key) from None
+        of._keys = of._keys[:at] + of._keys[at + 1:]
+        of._values = of._values[:at] + of._values[at + 1:]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._holder()._keys)
+
+    def __len__(self) -> int:
+        return len(self._holder()._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._holder()._keys
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class Info(TupleMapping):
+    """The dump's compact ``info``: its own key and value tuples."""
+
     __slots__ = ("_keys", "_values")
 
     def __init__(self, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
         self._keys = keys
         self._values = values
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self._values[self._keys.index(key)]
-        except ValueError:
-            raise KeyError(key) from None
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        try:
-            at = self._keys.index(key)
-        except ValueError:
-            self._keys += (key,)
-            self._values += (value,)
-            return
-        self._values = (*self._values[:at], value, *self._values[at + 1:])
-
-    def __delitem__(self, key: str) -> None:
-        try:
-            at = self._keys.index(key)
-        except ValueError:
-            raise KeyError(key) from None
-        self._keys = self._keys[:at] + self._keys[at + 1:]
-        self._values = self._values[:at] + self._values[at + 1:]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
 
 
 def compactor() -> Any:

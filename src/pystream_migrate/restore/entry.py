@@ -23,9 +23,10 @@ strings, numbers and number lists (a chunk's table oid is in 4 places of 3 entri
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from pystream_migrate.compactinfo import TupleMapping
 from pystream_migrate.sqlspool import SPOOLED, SqlSpool
 from pystream_migrate.toc import CopySpec, Section, Strings, TocEntry, _typed_from_info
 
@@ -163,7 +164,7 @@ for _name, _default in _RARE.items():
     setattr(RestoreEntry, _name, _rare_property(_name, _default))
 
 
-class EntryInfo(MutableMapping[str, Any]):
+class EntryInfo(TupleMapping):
     """An entry's ``info``, kept by the entry as a key tuple and a value tuple (a change
     copies the tuples: the restore sets a few keys, e.g. portable's ``no_freeze``)."""
 
@@ -172,43 +173,8 @@ class EntryInfo(MutableMapping[str, Any]):
     def __init__(self, entry: RestoreEntry) -> None:
         self._of = entry
 
-    def __getitem__(self, key: str) -> Any:
-        of = self._of
-        try:
-            return of._values[of._keys.index(key)]
-        except ValueError:
-            raise KeyError(key) from None
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        of = self._of
-        try:
-            at = of._keys.index(key)
-        except ValueError:
-            of._keys += (key,)
-            of._values += (value,)
-            return
-        of._values = (*of._values[:at], value, *of._values[at + 1:])
-
-    def __delitem__(self, key: str) -> None:
-        of = self._of
-        try:
-            at = of._keys.index(key)
-        except ValueError:
-            raise KeyError(key) from None
-        of._keys = of._keys[:at] + of._keys[at + 1:]
-        of._values = of._values[:at] + of._values[at + 1:]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._of._keys)
-
-    def __len__(self) -> int:
-        return len(self._of._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._of._keys
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
+    def _holder(self) -> RestoreEntry:
+        return self._of
 
 
 class EntryReader:
