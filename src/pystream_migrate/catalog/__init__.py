@@ -19,7 +19,7 @@ import psycopg
 from pystream_migrate.catalog.compact import Keeper, forget_extra_deps
 from pystream_migrate.catalog.dependencies import Dependencies, Dependency
 from pystream_migrate.catalog.prefetch import COMPACT, Prefetch
-from pystream_migrate.catalog.queries import execute, fetch_all, stream
+from pystream_migrate.catalog.queries import execute, fetch_all
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
 
 # Object families, in the order they are read. Each is a module of this package.
@@ -89,9 +89,6 @@ class CatalogContext:
     # read_catalog makes a dependency on a member a dependency on the extension's entry.
     extension_members: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
     prefetch: Prefetch | None = None
-    # Ends the pipeline read_catalog entered (fetching what was sent ahead): a result is
-    # streamed only outside pipeline mode.
-    leave_pipeline: Callable[[], object] = lambda: None
 
     @property
     def server_version(self) -> int:
@@ -103,14 +100,6 @@ class CatalogContext:
             if rows is not None:
                 return rows
         return fetch_all(self.conn, name, params)
-
-    def stream(self, name: str) -> Iterator[dict[str, Any]]:
-        """The rows of parameterless ``name`` as the server sends them, one dict at a
-        time: for a result with a row per chunk, which libpq then never holds whole.
-        The leader leaves pipeline mode for it; no other query may run until the rows
-        are read."""
-        self.leave_pipeline()
-        return stream(self.conn, name)
 
     def compact(self, name: str) -> Any:
         """The rows of parameterless ``name`` in their compact form (prefetch.COMPACT)."""
@@ -161,10 +150,8 @@ def read_catalog(conn: psycopg.Connection,
     """
     # Pipeline mode: the queries sent ahead travel together; one that needs its answer
     # at once (ctx.query with parameters) still gets it, at the cost of a round trip.
-    with contextlib.ExitStack() as pipeline:
-        pipeline.enter_context(conn.pipeline())
-        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn),
-                             leave_pipeline=pipeline.close)
+    with conn.pipeline():
+        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn))
         keeper = Keeper()
         try:
             entries = collect_entries(ctx, keeper)

@@ -29,6 +29,7 @@ from pystream_migrate.catalog.tables import columns_by_table
 HEAVY_QUERIES = (
     "indexes",
     "depend",
+    "tables",
     "tables_columns",
     "constraints",
     "tables_checks",
@@ -43,7 +44,7 @@ LEADER_QUERIES = (
     "schemas", "extensions_members", "extensions_member_acls", "extensions",
     "extensions_config", "extensions_config_fks", "collations", "types_attributes",
     "types_domain_constraints", "routines", "routines_aggregates", "sequences",
-    "tables_identity", "tables_parents", "constraints_validate", "constraints_inherited_comments",
+    "tables_identity", "constraints_validate", "constraints_inherited_comments",
     "views_cagg_catalog", "views_columns", "views", "triggers", "triggers_event",
     "rules", "policies_row_security", "policies", "default_privileges",
     "other_access_methods", "other_conversions", "other_casts", "other_operators",

@@ -48,22 +48,23 @@ _REPLICA_IDENTITY = {"n": "NOTHING", "f": "FULL"}
 def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
     """The tables' entries, one table at a time: the caller keeps each entry small (its
     SQL in the dump's spool) before the next table's are built."""
-    columns: dict[int, list[Row]] = ctx.compact("tables_columns")
-    _merge_column_extras(ctx, columns)
-    checks: RowsByTable = ctx.compact("tables_checks")
-    by_oid = {r["oid"]: {"schema": r["schema"], "name": r["name"]}
-              for r in ctx.query("tables_parents")}
-    columns_by_name: dict[int, dict[str, Row]] = {}
-    # The tables' rows as the server sends them (a row per chunk: libpq never holds
-    # them all), one dict at a time.
-    for table in ctx.stream("tables"):
-        share_strings(table, "schema", "owner")
-        oid = table["oid"]
-        builder = _TableBuilder(ctx, table, columns, columns_by_name, checks.pop(oid),
-                                by_oid)
-        yield from builder.entries()
-        if oid not in by_oid:  # no table inherits its columns: done with them
-            columns.pop(oid, None)
+    # The tables' rows are read twice from libpq's result rather than kept as dicts
+    # (2 kB a chunk): once for the names of the parents, once to build the entries.
+    with ctx.query_twice("tables") as tables:
+        columns: dict[int, list[Row]] = ctx.compact("tables_columns")
+        _merge_column_extras(ctx, columns)
+        checks: RowsByTable = ctx.compact("tables_checks")
+        by_oid = _parent_names(tables)
+        columns_by_name: dict[int, dict[str, Row]] = {}
+
+        for table in tables:
+            share_strings(table, "schema", "owner")
+            oid = table["oid"]
+            builder = _TableBuilder(ctx, table, columns, columns_by_name,
+                                    checks.pop(oid), by_oid)
+            yield from builder.entries()
+            if oid not in by_oid:  # no table inherits its columns: done with them
+                columns.pop(oid, None)
 
 
 def columns_by_table(rows: Iterable[Row]) -> dict[int, list[Row]]:
@@ -90,6 +91,17 @@ def _compact_column(row: Row, shared: dict[tuple[Any, ...], Row]) -> Row:
     col = _Column((k, v) for k, v in row.items() if v is not None)
     key = tuple((k, tuple(v) if type(v) is list else v) for k, v in col.items())
     return shared.setdefault(key, col)
+
+
+def _parent_names(tables: Iterable[Row]) -> dict[int, Row]:
+    """The schema and name of each table that is another's parent, by oid."""
+    names: dict[int, tuple[str, str]] = {}
+    parents: set[int] = set()
+    for t in tables:
+        names[t["oid"]] = (t["schema"], t["name"])
+        parents.update(t["parents"] or ())
+    return {oid: {"schema": names[oid][0], "name": names[oid][1]}
+            for oid in parents if oid in names}
 
 
 def _merge_column_extras(ctx: CatalogContext, columns: dict[int, list[Row]]) -> None:
