@@ -140,10 +140,19 @@ def test_resume_waits_for_the_interrupted_restores_sessions(  # type: ignore[no-
     resume = subprocess.Popen([sys.executable, "-m", "pystream_migrate", "restore", "-d",
                                target, "-f", str(path), "-j", "2", "--resume"],
                               stderr=subprocess.PIPE, text=True)
-    time.sleep(2)
+    # The batch commits once --resume says it waits (not after a fixed time: a loaded
+    # machine may take longer to start it); a --resume that does not wait reads to the
+    # end of its output here, and the assertions below fail.
+    assert resume.stderr is not None
+    said = []
+    for line in resume.stderr:
+        said.append(line)
+        if "waiting for 1 session(s) of the interrupted restore to end" in line:
+            break
     orphan.commit()
     orphan.close()
     _, err = resume.communicate(timeout=300)
+    err = "".join(said) + err
     assert resume.returncode == 0, err
     assert "waiting for 1 session(s) of the interrupted restore to end" in err
     assert scalar(target, "SELECT count(*) FROM public.h") == 30
