@@ -241,16 +241,16 @@ def test_file_path_round_trip_with_footer_extra(tmp_path: Path) -> None:
 def test_write_accepts_any_contiguous_buffer() -> None:
     numbers = array("i", range(1000))
     out = io.BytesIO()
-    toc = [{**toc_entry(0), "kind": "TABLE DATA", "schema": None, "name": ""}]
+    toc = [{**toc_entry(1), "kind": "TABLE DATA", "schema": None, "name": ""}]
     writer = ArchiveWriter(out, {}, toc, block_size=333)
-    entry = writer.open_entry(0)
+    entry = writer.open_entry(1)
     entry.write(memoryview(numbers))
     entry.write(b"")
     entry.close(rows=1000)
     writer.finish()
     reader = ArchiveReader.open(io.BytesIO(out.getvalue()))
-    assert b"".join(reader.read_entry(0)) == numbers.tobytes()
-    assert reader.describe(0) == "entry 0 (TABLE DATA)"
+    assert b"".join(reader.read_entry(1)) == numbers.tobytes()
+    assert reader.describe(1) == "entry 1 (TABLE DATA)"
 
 
 def test_empty_entries() -> None:

@@ -173,6 +173,10 @@ TOC_DAMAGE = {
     "deps not integers": _set(3, "deps", ["1"]),
     "deps in a cycle": _set(1, "deps", [3]),
     "entry is a string": lambda toc: toc.append("TABLE x"),  # type: ignore[arg-type]
+    # Ids are positive: 0 is the header's and footer's, and restore numbers its ANALYZE
+    # items with the negatives of its data entries' ids.
+    "id zero": _set(3, "id", 0),
+    "id negative": _set(3, "id", -2),
 }
 
 

@@ -225,10 +225,11 @@ class TocIndex:
         if not isinstance(entry, dict):
             raise FormatViolation(f"TOC item {position} is not an object")
         entry_id: int = entry.get("id")  # type: ignore[assignment]  # checked next
-        if not _int(entry_id):
+        if not _int(entry_id) or entry_id < 1:  # 0 is the header's; see archive-format.md
             raise FormatViolation(f"TOC item {position} has no integer id"
                                   if not isinstance(entry_id, int) or isinstance(entry_id, bool)
-                                  else f"TOC item {position} has an id out of range")
+                                  else f"TOC item {position} has an id out of range "
+                                       f"({entry_id}; ids are positive)")
         if entry_id in self.by_id:
             raise FormatViolation(f"TOC id {entry_id} appears more than once")
         check_entry(entry)
