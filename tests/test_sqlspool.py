@@ -118,8 +118,9 @@ def test_the_dumps_compact_info_is_a_mutable_mapping() -> None:
 
 
 def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer() -> None:
-    """to_json reads an entry's texts in one go (SqlSpool.get_all): from the file once
-    flushed (1 MiB), from the buffer before; assigned texts win over spooled ones."""
+    """to_json reads an entry's texts in one go (SqlSpool.get_all): entries written to
+    the file by the 1 MiB threshold, and entries still buffered when read (the read
+    flushes them); assigned texts win over spooled ones."""
     target = spool.SqlSpool()
 
     def read(d: dict[str, Any]) -> toc.TocEntry:

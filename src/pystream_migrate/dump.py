@@ -335,16 +335,13 @@ def _read_source(
 
 
 def _documents(entries: list[TocEntry]) -> Iterator[dict[str, Any]]:
-    """The TOC's documents, letting go of each entry once it is written: only the data
-    entries stay (in the caller's own list). At 100 000 chunks the others take some
-    60 MB, which the header's encoding and the footer's index then reuse."""
-    for i, e in enumerate(entries):
-        entries[i] = _WRITTEN
-        yield e.to_json()
-    entries.clear()
-
-
-_WRITTEN = TocEntry("", None, "", Section.PRE_DATA)  # what a written entry leaves behind
+    """The TOC's documents, letting go of each entry once it is written (``entries`` is
+    emptied): only the data entries stay, in the caller's own list. At 100 000 chunks
+    the others take some 60 MB, which the header's encoding and the footer's index then
+    reuse."""
+    entries.reverse()
+    while entries:
+        yield entries.pop().to_json()
 
 
 def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],

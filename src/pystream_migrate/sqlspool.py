@@ -54,26 +54,15 @@ class SqlSpool:
 
     def get(self, at: int, field: int) -> str:
         """Text number ``field`` of what :meth:`put` stored at ``at``."""
+        return self.get_all(at)[field]
+
+    def get_all(self, at: int) -> tuple[str, ...]:
+        """Every text :meth:`put` stored at ``at``, from one read (a few hundred bytes)."""
         with self._lock:
             self._flush()
         head = os.pread(self._fd, _LENGTHS.size, at)
         lengths = _LENGTHS.unpack(head)
-        start = at + _LENGTHS.size + sum(lengths[:field])
-        return os.pread(self._fd, lengths[field], start).decode() if lengths[field] else ""
-
-    def get_all(self, at: int) -> tuple[str, ...]:
-        """Every text :meth:`put` stored at ``at``: one read (the TOC's writing)."""
-        with self._lock:
-            if at >= self._end:  # still in the buffer
-                start = at - self._end
-                head = bytes(self._buffer[start:start + _LENGTHS.size])
-                lengths = _LENGTHS.unpack(head)
-                body = bytes(self._buffer[start + _LENGTHS.size:
-                                          start + _LENGTHS.size + sum(lengths)])
-            else:
-                head = os.pread(self._fd, _LENGTHS.size, at)
-                lengths = _LENGTHS.unpack(head)
-                body = os.pread(self._fd, sum(lengths), at + _LENGTHS.size)
+        body = os.pread(self._fd, sum(lengths), at + _LENGTHS.size)
         out = []
         start = 0
         for length in lengths:
