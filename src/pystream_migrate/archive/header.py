@@ -36,6 +36,7 @@ from pystream_migrate.archive.format import (
     RecordType,
     _check_strings,
     check_payload,
+    compress_exact,
     dump_json,
 )
 
@@ -59,7 +60,7 @@ def encode_header(cctx: zstandard.ZstdCompressor, document: dict[str, Any],
         if raw_length > MAX_DOCUMENT_SIZE:
             raise ValueError(f"header record of more than {MAX_DOCUMENT_SIZE} bytes is larger "
                              "than the archive format allows")
-        pieces.append(staging.compress(text))
+        pieces.append(compress_exact(staging, text))
 
     put(dump_json(document)[:-1] + b',"toc":[')
     first = True
