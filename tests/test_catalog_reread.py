@@ -1,4 +1,4 @@
-"""The catalog's rows read twice from one result (tables.py's two passes) and the
+"""The catalog's rows read twice from their file (tables.py's two passes) and the
 compact column rows: every row each time, on the pipelined and the plain path."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pystream_migrate.catalog import CatalogContext, read_catalog
 from pystream_migrate.catalog.dependencies import Dependencies, dependency_rows
 from pystream_migrate.catalog.prefetch import Prefetch
 from pystream_migrate.catalog.queries import execute
+from pystream_migrate.catalog.spill import SPILL_BATCH, SpilledRows
 from pystream_migrate.catalog.tables import _compact_column, _merge_extras
 
 
@@ -33,7 +34,7 @@ def test_query_twice_reads_every_row_each_time(make_db: Callable[..., str]) -> N
             try:
                 assert _names_twice(ctx, "tables") == (["c1", "c2", "p"],) * 2
                 # No row at all: both readings are empty, neither raises.
-                assert _names_twice(ctx, "constraints") == ([], [])
+                assert _names_twice(ctx, "indexes") == ([], [])
             finally:
                 assert ctx.prefetch is not None
                 ctx.prefetch.close()
@@ -113,3 +114,19 @@ def test_streamed_on_a_helper_the_compact_results_match_the_leaders(
     assert len(chunk_columns) == 6  # one per chunk (t: 1..50), one object per column
     assert all(cols[0] is chunk_columns[0][0] for cols in chunk_columns)
     assert docs[0] == docs[1]
+
+
+def test_spilled_rows_come_back_whole_in_order_each_time() -> None:
+    """Rows over several batches, values of every kind the catalog returns; an empty
+    result; the file is gone once closed."""
+    count = 2 * SPILL_BATCH + 7
+    rows = [{"oid": i, "name": f"t{i}", "parents": [i - 1] if i else [], "comment": None,
+             "valid": i % 2 == 0, "reltuples": i / 3} for i in range(count)]
+    with SpilledRows(iter([dict(r) for r in rows])) as spilled:
+        assert len(spilled) == count
+        assert list(spilled) == rows
+        assert [r["oid"] for r in spilled] == list(range(count))  # again, from the first
+        fh = spilled._file
+    assert fh.closed
+    with SpilledRows(iter([])) as empty:
+        assert list(empty) == [] and list(empty) == [] and len(empty) == 0

@@ -8,9 +8,8 @@ the entries and sorts them (:mod:`pystream_migrate.toc`).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from pystream_migrate.catalog.compact import Keeper, forget_extra_deps
 from pystream_migrate.catalog.dependencies import Dependencies, Dependency
 from pystream_migrate.catalog.prefetch import COMPACT, Prefetch
 from pystream_migrate.catalog.queries import execute, fetch_all
+from pystream_migrate.catalog.spill import SpilledRows
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
 
 # Object families, in the order they are read. Each is a module of this package.
@@ -61,24 +61,6 @@ class Unsupported:
         return f"{self.kind} {qual}: {self.reason}"
 
 
-class Rereadable:
-    """A query's executed cursor that each iteration reads from its first row."""
-
-    def __init__(self, cursor: psycopg.Cursor[dict[str, Any]]) -> None:
-        self._cursor = cursor
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        with contextlib.suppress(IndexError):  # an empty result has no first row
-            self._cursor.scroll(0, "absolute")
-        return iter(self._cursor)
-
-    def __enter__(self) -> Rereadable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._cursor.close()
-
-
 @dataclass
 class CatalogContext:
     conn: psycopg.Connection
@@ -111,12 +93,12 @@ class CatalogContext:
         rows: Dependencies = self.compact("depend")
         return rows
 
-    def query_twice(self, name: str) -> Rereadable:
-        """The rows of a parameterless query, readable more than once: each reading
-        makes a dict per row only while the caller looks at it; libpq's result (C
-        strings, a third of the dicts' memory) is what stays. Close it after use."""
-        cur = self.prefetch.take_cursor(name) if self.prefetch is not None else None
-        return Rereadable(cur if cur is not None else execute(self.conn, name))
+    def query_twice(self, name: str) -> SpilledRows:
+        """The rows of a parameterless query (one of prefetch.COMPACT's spilled ones),
+        readable more than once: each reading makes a dict per row only while the caller
+        looks at it; the rows stay in a file (spill.py). Close it after use."""
+        rows: SpilledRows = self.compact(name)
+        return rows
 
     def report_unsupported(self, kind: str, schema: str | None, name: str, reason: str) -> None:
         self.unsupported.append(Unsupported(kind, schema, name, reason))

@@ -35,9 +35,9 @@ INDEX_ATTACH = "index attach"
 
 
 def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
-    # Read twice from libpq's result (the oids, then the entries): one row's dict at a
-    # time rather than one per index of every chunk; and one entry at a time, which the
-    # caller makes small (tables.collect) before the next is built.
+    # Read twice from their file (the oids, then the entries; spill.py): one row's dict
+    # at a time rather than one per index of every chunk; and one entry at a time, which
+    # the caller makes small (tables.collect) before the next is built.
     with ctx.query_twice("indexes") as rows:
         known = {r["oid"] for r in rows}
         for row in rows:

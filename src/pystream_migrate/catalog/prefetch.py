@@ -22,7 +22,8 @@ from typing import Any
 import psycopg
 
 from pystream_migrate.catalog.dependencies import Dependencies
-from pystream_migrate.catalog.queries import RowsByTable, execute, stream
+from pystream_migrate.catalog.queries import execute, stream
+from pystream_migrate.catalog.spill import SpilledRows
 from pystream_migrate.catalog.tables import columns_by_table
 
 # Parameterless queries worth running ahead, costliest first (measured on 4000 chunks).
@@ -32,7 +33,6 @@ HEAVY_QUERIES = (
     "tables",
     "tables_columns",
     "constraints",
-    "tables_checks",
     "types",
 )
 
@@ -60,12 +60,14 @@ Cursor = psycopg.Cursor[dict[str, Any]]
 
 # Results that a helper streams (libpq never holds them whole) into a compact form as
 # their rows arrive, on its own thread: at 100 000 chunks libpq would hold pg_depend's
-# rows as ~85 MB and the columns' as ~100 MB. The leader's own fallback gives each
-# converter an executed cursor instead (CatalogContext.compact).
+# rows as ~85 MB, the columns' as ~100 MB, the tables' and indexes' as 52 and 70 MB
+# (those two go to a file: spill.py). The leader's own fallback gives each converter an
+# executed cursor instead (CatalogContext.compact).
 COMPACT: dict[str, Callable[[Iterable[dict[str, Any]]], Any]] = {
     "depend": Dependencies,
     "tables_columns": columns_by_table,
-    "tables_checks": RowsByTable,  # a check constraint per chunk (its range)
+    "tables": SpilledRows,
+    "indexes": SpilledRows,
 }
 
 

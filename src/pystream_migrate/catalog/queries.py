@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
@@ -70,22 +69,3 @@ def each_row(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-
-
-class RowsByTable:
-    """A query's rows grouped by their ``relid``, each kept as a tuple (a dict per row
-    takes about three times the memory): for a result with a row per chunk, read ahead
-    (prefetch.COMPACT). :meth:`pop` gives one table's rows as dicts, once."""
-
-    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
-        self._keys: tuple[str, ...] = ()
-        self._rows: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-        for row in each_row(rows):
-            relid = row.pop("relid")
-            if not self._keys:
-                self._keys = tuple(row)
-            self._rows[relid].append(tuple(row.values()))
-
-    def pop(self, relid: int) -> list[dict[str, Any]]:
-        return [dict(zip(self._keys, values, strict=True))
-                for values in self._rows.pop(relid, ())]

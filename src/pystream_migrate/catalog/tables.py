@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal, share_strings
-from pystream_migrate.catalog.queries import RowsByTable, each_row
+from pystream_migrate.catalog.queries import each_row
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
 from pystream_migrate.sqlspool import SpooledTocEntry
 from pystream_migrate.toc import CopySpec, Section, TocEntry
@@ -48,12 +48,12 @@ _REPLICA_IDENTITY = {"n": "NOTHING", "f": "FULL"}
 def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
     """The tables' entries, one table at a time: the caller keeps each entry small (its
     SQL in the dump's spool) before the next table's are built."""
-    # The tables' rows are read twice from libpq's result rather than kept as dicts
-    # (2 kB a chunk): once for the names of the parents, once to build the entries.
+    # The tables' rows (each with its CHECK constraints) are read twice from their file
+    # (spill.py) rather than kept as dicts (2 kB a chunk): once for the names of the
+    # parents, once to build the entries.
     with ctx.query_twice("tables") as tables:
         columns: dict[int, list[Row]] = ctx.compact("tables_columns")
         _merge_column_extras(ctx, columns)
-        checks: RowsByTable = ctx.compact("tables_checks")
         by_oid = _parent_names(tables)
         columns_by_name: dict[int, dict[str, Row]] = {}
 
@@ -61,7 +61,7 @@ def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
             share_strings(table, "schema", "owner")
             oid = table["oid"]
             builder = _TableBuilder(ctx, table, columns, columns_by_name,
-                                    checks.pop(oid), by_oid)
+                                    table["checks"] or [], by_oid)
             yield from builder.entries()
             if oid not in by_oid:  # no table inherits its columns: done with them
                 columns.pop(oid, None)

@@ -43,7 +43,39 @@ SELECT c.oid::bigint AS oid,
                   THEN COALESCE(pg_catalog.pg_relation_size(c.reltoastrelid), 0)
                   ELSE 0 END
        ELSE 0 END AS est_bytes,
-       c.reltuples::float8 AS reltuples
+       c.reltuples::float8 AS reltuples,
+       -- Its validated CHECK constraints (NOT VALID ones are added after the data, see
+       -- constraints.sql), by name; NULL for none. With the table's row, so that a
+       -- chunk's constraint (its range) is never held apart, for every chunk at once.
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                   'oid', con.oid::bigint,
+                   'name', con.conname,
+                   'definition', pg_catalog.pg_get_constraintdef(con.oid),
+                   'is_local', con.conislocal,
+                   'inhcount', con.coninhcount::int,
+                   'comment', cd.description,
+                   -- Whether it uses a user-defined object (e.g. a function) other
+                   -- than its table: only then can it be part of a dependency cycle
+                   -- with the table.
+                   'uses_user_objects', EXISTS (
+                       SELECT FROM pg_catalog.pg_depend dd
+                       WHERE dd.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                         AND dd.objid = con.oid
+                         AND dd.deptype = 'n'
+                         AND dd.refobjid >= 16384
+                         AND NOT (dd.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                  AND dd.refobjid = con.conrelid)
+                         AND NOT EXISTS (
+                             SELECT FROM pg_catalog.pg_depend ee
+                             WHERE ee.classid = dd.refclassid AND ee.objid = dd.refobjid
+                               AND ee.deptype = 'e')))
+               ORDER BY con.conname)
+        FROM pg_catalog.pg_constraint con
+        LEFT JOIN pg_catalog.pg_description cd
+               ON cd.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+              AND cd.objoid = con.oid AND cd.objsubid = 0
+        WHERE con.conrelid = c.oid AND con.contype = 'c' AND con.convalidated
+       ) AS checks
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype
