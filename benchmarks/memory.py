@@ -6,7 +6,7 @@ Runs ``pystream-migrate dump`` of DSN in this process under tracemalloc (to a te
 file) and takes a snapshot at three points: the catalog read (``read_catalog`` has
 returned), the archive's header written (``ArchiveWriter`` built: the TOC as JSON),
 the data copied. Then it reads the archive's TOC the way restore does (each TOC
-document parsed into a ``RestoreEntry`` as it comes, the documents not kept) and, with
+document parsed into a ``CompactEntry`` as it comes, the documents not kept) and, with
 ``--restore-dsn``, restores it in process and records its fullest moment. For each
 point: the memory traced then, the peak since the previous point, and the allocation
 sites that hold the most,
@@ -168,9 +168,9 @@ def measure(dsn: str, jobs: int, top: int, target: str | None = None) -> dict[st
         rec.point("dump finished")
         tracemalloc.stop()
         tracemalloc.start(1)
-        # As restore reads it: each TOC document becomes a RestoreEntry as it is parsed.
+        # As restore reads it: each TOC document becomes a CompactEntry as it is parsed.
         with ArchiveReader.open(archive, toc_entry=entry_reader()) as reader:
-            rec.point(f"restore: archive header read, {len(reader.toc)} RestoreEntry objects")
+            rec.point(f"restore: archive header read, {len(reader.toc)} CompactEntry objects")
         tracemalloc.stop()
         if target:
             tracemalloc.start(1)

@@ -6,7 +6,7 @@ For each count it writes a synthetic archive shaped like the scale test's datase
 chunk: a TABLE with its CREATE, DROP and OWNER statements, its TABLE DATA with one row,
 an INDEX; the SQL as long as a real chunk's), then, in a fresh process, does what a
 restore does before and around its workers: open the archive with the TOC read into
-``RestoreEntry`` objects (as a restore reads it), read the footer's index, build the
+``CompactEntry`` objects (as a restore reads it), read the footer's index, build the
 scheduler's items and the scheduler, and run every item through it (no SQL). It reports
 the seconds of each step and the process's peak RSS after each (VmHWM, Linux). Not a
 restore: the server side, the worker connections and their buffers are left out; it

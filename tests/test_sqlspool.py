@@ -1,4 +1,5 @@
-"""The restore's compact TOC entries, their SQL text in a temporary file (no server)."""
+"""The compact TOC entries of restore and dump, their SQL text in a temporary file
+(no server)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from pystream_migrate import sqlspool as spool
 from pystream_migrate import toc
-from pystream_migrate.catalog.compact import spooled
+from pystream_migrate.catalog.compact import Keeper
 from pystream_migrate.restore import entry
 
 
@@ -121,10 +122,10 @@ def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer()
     """to_json reads an entry's texts in one go (SqlSpool.get_all): entries written to
     the file by the 1 MiB threshold, and entries still buffered when read (the read
     flushes them); assigned texts win over spooled ones."""
-    target = spool.SqlSpool()
+    keep = Keeper()  # as the dump keeps its entries: compact, the SQL in its spool
 
     def read(d: dict[str, Any]) -> toc.TocEntry:
-        return spooled(toc.TocEntry.from_json(d), target)
+        return keep(toc.TocEntry.from_json(d))
 
     count = 12_000  # ~1.4 MiB of SQL: the first entries are flushed, the last are not
     entries = [read(doc(i)) for i in range(1, count)]
@@ -134,3 +135,41 @@ def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer()
     e.comment_sql = "COMMENT ON TABLE x IS 'é';"
     assert e.to_json()["comment_sql"] == "COMMENT ON TABLE x IS 'é';"
     assert e.to_json()["create_sql"] == doc(6)["create_sql"]
+
+
+def test_the_dumps_kept_entry_reads_and_sets_as_the_entry_it_was_made_from() -> None:
+    """Keeper turns each catalog entry into a CompactEntry: every attribute reads as in
+    the entry, rare and flag fields included; what it creates is in the owners map (and
+    its oid in info); it still takes assignments as the sort and annotate make them."""
+    keep = Keeper()
+    made = toc.TocEntry(
+        kind="TABLE", schema="s", name="t", section=toc.Section.PRE_DATA,
+        create_sql="CREATE TABLE s.t (a int);", drop_sql="DROP TABLE s.t;", owner="o",
+        owner_sql="ALTER TABLE s.t OWNER TO o;", tablespace="fast",
+        objects=[("pg_class", 70000), ("pg_type", 70001)],
+        extra_deps=[("pg_class", 69999)], split_pre_sql="CREATE TABLE s.t ();",
+        split_post_sql="ALTER TABLE s.t ADD CHECK (a > 0);",
+        copy=toc.CopySpec("s", "t", ["a"]), relid=70000, table_oid=70000,
+        ref_table_oids=(69999,), extconfig=True, fk_order=2, est_bytes=8192, chunk=True,
+        copy_format="binary", after_data=True, info={"relkind": "r", "parents": [1, 2]})
+    expected = toc.TocEntry(**{name: getattr(made, name) for name in
+                               toc.TocEntry.__dataclass_fields__})
+    kept = keep(made)
+    assert type(kept).__name__ == "CompactEntry"
+    for name in toc.TocEntry.__dataclass_fields__:
+        if name not in ("objects", "info", "extra_deps"):
+            assert getattr(kept, name) == getattr(expected, name), name
+    assert kept.objects == () and list(kept.extra_deps) == [("pg_class", 69999)]
+    assert dict(kept.info) == {"relkind": "r", "parents": [1, 2], "oid": 70000}
+    assert keep.owners.get("pg_type", 70001) == 0 and keep.owners.get("pg_class", 1) is None
+    plain = keep(toc.TocEntry(kind="SCHEMA", schema=None, name="s",
+                              section=toc.Section.PRE_DATA))
+    assert (plain.create_sql, plain.tablespace, plain.chunk, plain.copy_format,
+            plain.split_pre_sql, plain.ref_table_oids) == ("", None, False, "text", None, ())
+    # What sort_entries and annotate assign afterwards.
+    kept.create_sql, kept.split_pre_sql, kept.chunk = "CREATE TABLE s.t2 ();", None, False
+    kept.deps, kept.section, kept.info["split_part"] = (1, 2), toc.Section.DATA, "pre"
+    assert (kept.create_sql, kept.split_pre_sql, kept.chunk, kept.deps, kept.section) == (
+        "CREATE TABLE s.t2 ();", None, False, (1, 2), toc.Section.DATA)
+    assert kept.info["split_part"] == "pre" and kept.drop_sql == "DROP TABLE s.t;"
+    assert kept.to_json()["info"]["est_bytes"] == 8192

@@ -1,11 +1,12 @@
 """An entry's ``info`` as a compact mapping, for a TOC of many entries.
 
 A dict of a few keys takes ~200 bytes; a dump of 100 000 chunks holds 300 000 of
-them (a chunk's relkind, oid, hypertable ...). :class:`Info` keeps one tuple of keys,
-shared by every entry with the same keys, and a tuple of values: ~100-130 bytes. It is
-a full mutable mapping (the dump sets a few keys after reading the catalog); a change
-copies the tuples. The restore's entries keep the same two tuples themselves
-(restore/entry.py) behind a :class:`TupleMapping` view.
+them (a chunk's relkind, oid, hypertable ...). :class:`TupleMapping` keeps one tuple
+of keys, shared by every entry with the same keys, and a tuple of values: ~100-130
+bytes. It is a full mutable mapping (the dump sets a few keys after reading the
+catalog); a change copies the tuples. The compact entries of dump and restore keep the
+two tuples themselves (compactentry.py); :class:`Info` holds them for rows kept long
+(the dump's per-chunk ``relation_roles``).
 """
 
 from __future__ import annotations

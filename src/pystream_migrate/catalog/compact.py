@@ -1,52 +1,37 @@
 """The dump's TOC entries made small while the whole catalog is held for sorting.
 
 A dump of 100 000 chunks holds 300 000 entries from the first catalog query until its
-header is written: the sort needs all of them. What each keeps meanwhile:
+header is written: the sort needs all of them. :class:`Keeper` turns each entry, as its
+family yields it, into a :class:`~pystream_migrate.compactentry.CompactEntry` (18 slots
+instead of 31; the restore holds the same):
 
 - its SQL text (CREATE, DROP, OWNER TO, GRANT, COMMENT: ~500 bytes a chunk) goes to an
-  unnamed temporary file as soon as its entry is built (:func:`spooled`), the same
-  :class:`~pystream_migrate.sqlspool.SqlSpool` the restore keeps its TOC's SQL in; it
-  is read back once, when the TOC is written;
+  unnamed temporary file, the same :class:`~pystream_migrate.sqlspool.SqlSpool` the
+  restore keeps its TOC's SQL in; it is read back once, when the TOC is written;
 - what it creates (``objects``: a list and a tuple per catalog object) goes into one
-  :class:`~pystream_migrate.toc.Owners` map at once; its ``extra_deps`` are dropped
-  once ``pg_depend`` is mapped onto the entries (:func:`forget_extra_deps`);
-- its ``info`` becomes a compact mapping with key tuples shared between entries.
+  :class:`~pystream_migrate.toc.Owners` map and is left behind; its ``extra_deps`` are
+  dropped once ``pg_depend`` is mapped onto the entries (:func:`forget_extra_deps`);
+- its ``info`` is a key tuple shared between entries and a value tuple, lists alike
+  (a chunk's parents, its columns) one object.
 
-:class:`Keeper` does all of it, entry by entry, as each family yields them: the per
-chunk families (tables, indexes) yield one table's entries at a time, so the full
-entries never coexist.
+The per chunk families (tables, indexes) yield one table's entries at a time, so the
+full entries never coexist.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Iterable
 from typing import Any, cast
 
+from pystream_migrate.compactentry import CompactEntry
 from pystream_migrate.compactinfo import Info, compactor
-from pystream_migrate.sqlspool import SpooledTocEntry, SqlSpool
+from pystream_migrate.sqlspool import SqlSpool
 from pystream_migrate.toc import Owners, TocEntry
 
-__all__ = ["Keeper", "compact_rows", "forget_extra_deps", "spooled"]
+__all__ = ["Keeper", "compact_rows", "forget_extra_deps"]
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(TocEntry))
 _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
-
-
-def spooled(entry: TocEntry, spool: SqlSpool) -> TocEntry:
-    """``entry`` with its SQL text in ``spool``: a :class:`SpooledTocEntry` (the tables
-    and indexes families make theirs so from the start; others are copied)."""
-    if isinstance(entry, SpooledTocEntry):
-        entry.spool_out(spool)
-        return entry
-    copy = SpooledTocEntry.__new__(SpooledTocEntry)
-    copy._mask = 0
-    for name in _FIELDS:
-        setattr(copy, name, getattr(entry, name))
-    copy.spool_out(spool)
-    return copy
-
 
 class Keeper:
     """Makes each entry small as its family yields it (see the module's docstring),
@@ -55,7 +40,7 @@ class Keeper:
     def __init__(self) -> None:
         self.spool = SqlSpool()
         self.owners = Owners()
-        self._compact = compactor()
+        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._count = 0
         self._shared: dict[tuple[Any, ...], Any] = {}  # lists alike: one object
 
@@ -66,14 +51,12 @@ class Keeper:
             # The oid of what the entry creates, kept in the archive: restore-time
             # selection and the scheduler tie indexes, constraints and data to it.
             entry.info["oid"] = entry.objects[0][1]
-        entry.objects = _NONE
-        entry.extra_deps = cast(list[tuple[str, int]], tuple(entry.extra_deps)) or _NONE
-        kept = spooled(entry, self.spool)
-        kept.info = cast(dict[str, Any], self._compact(
-            {k: self._share(v) if type(v) is list else v for k, v in entry.info.items()}))
+        info = {k: self._share(v) if type(v) is list else v for k, v in entry.info.items()}
+        kept = CompactEntry.of(entry, self.spool, info, self._keys)
         if kept.copy is not None:  # every chunk of a hypertable has the same columns
             kept.copy.columns = self._share(kept.copy.columns)
-        return kept
+        # Code written for TocEntry reads and sets it unchanged (compactentry.py).
+        return cast(TocEntry, kept)
 
     def _share(self, values: list[Any]) -> Any:
         """One list for lists alike (a chunk's parents, its columns); read only."""

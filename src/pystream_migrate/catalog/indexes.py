@@ -17,12 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, share_strings
 from pystream_migrate.catalog.security import comment_sql
-from pystream_migrate.sqlspool import SpooledTocEntry
 from pystream_migrate.toc import Section, TocEntry
-
-# A chunk's table, data and index entries: made ready to keep their SQL in the dump's
-# spool (catalog/compact.py), without a copy of each.
-Entry = SpooledTocEntry
 
 if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
@@ -65,7 +60,7 @@ def _index_entry(row: Row) -> TocEntry:
     if row["replica_identity"]:
         statements.append(
             f"ALTER TABLE ONLY {table} REPLICA IDENTITY USING INDEX {ident(row['name'])};")
-    return Entry(
+    return TocEntry(
         kind="INDEX",
         schema=row["schema"],
         name=row["name"],
@@ -84,7 +79,7 @@ def _index_entry(row: Row) -> TocEntry:
 def _attach_entry(row: Row) -> TocEntry:
     parent = ident(row["parent_schema"], row["parent_name"])
     child = ident(row["schema"], row["name"])
-    return Entry(
+    return TocEntry(
         kind="INDEX ATTACH",
         schema=row["schema"],
         name=row["name"],

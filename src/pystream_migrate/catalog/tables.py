@@ -28,12 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pystream_migrate.catalog.names import ident, literal, share_strings
 from pystream_migrate.catalog.queries import each_row
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
-from pystream_migrate.sqlspool import SpooledTocEntry
 from pystream_migrate.toc import CopySpec, Section, TocEntry
-
-# A chunk's table, data and index entries: made ready to keep their SQL in the dump's
-# spool (catalog/compact.py), without a copy of each.
-Entry = SpooledTocEntry
 
 if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
@@ -403,7 +398,7 @@ class _TableBuilder:
         if t["is_partition"]:
             info["is_partition"] = True
 
-        entry = Entry(
+        entry = TocEntry(
             kind="TABLE",
             schema=t["schema"],
             name=t["name"],
@@ -462,7 +457,7 @@ class _TableBuilder:
     def _attach_entry(self) -> TocEntry:
         parent_oid = self.parents[0]
         parent = qualified(self._parent_row(parent_oid))
-        return Entry(
+        return TocEntry(
             kind="TABLE ATTACH",
             schema=self.t["schema"],
             name=self.t["name"],
@@ -499,20 +494,20 @@ class _TableBuilder:
                 "info": {"column": col["name"]},
             }
             if sets:
-                out.append(Entry(
+                out.append(TocEntry(
                     create_sql=f"{only} ALTER COLUMN {c} SET DEFAULT {col['default_expr']};",
                     drop_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;",
                     objects=[("pg_attrdef", col["default_oid"])],
                     **base,
                 ))
             else:
-                out.append(Entry(create_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;", **base))
+                out.append(TocEntry(create_sql=f"{only} ALTER COLUMN {c} DROP DEFAULT;", **base))
         return out
 
     def _data_entry(self) -> TocEntry:
         t = self.t
         columns = [c["name"] for c in self.cols if not c["generated"]]
-        return Entry(
+        return TocEntry(
             kind="TABLE DATA",
             schema=t["schema"],
             name=t["name"],

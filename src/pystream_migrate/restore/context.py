@@ -15,10 +15,10 @@ import psycopg
 
 from pystream_migrate import portable
 from pystream_migrate.archive import ArchiveReader
+from pystream_migrate.compactentry import CompactEntry
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import Progress, make_progress
 from pystream_migrate.restore import state
-from pystream_migrate.restore.entry import RestoreEntry
 from pystream_migrate.restore.options import Log, RestoreOptions, RestoreResult, select
 from pystream_migrate.toc import Section, TocEntry, entry_size
 
@@ -41,7 +41,7 @@ class RestoreContext:
         self.reader = reader
         self.log = log
         self.header = reader.header
-        if all(isinstance(e, (TocEntry, RestoreEntry)) for e in reader.toc):  # entry_reader()
+        if all(isinstance(e, (TocEntry, CompactEntry)) for e in reader.toc):  # entry_reader()
             self.entries: list[TocEntry] = reader.toc
             self.by_id: Mapping[int, TocEntry] = reader.toc_by_id
         else:

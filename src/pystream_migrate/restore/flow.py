@@ -57,7 +57,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
     log = log or (lambda _m: None)
-    # The TOC becomes compact RestoreEntry objects as it is read, never a list of JSON
+    # The TOC becomes compact CompactEntry objects as it is read, never a list of JSON
     # documents; DROP statements are kept only for --clean, and the SQL text waits in an
     # unnamed temporary file until it runs (memory: 100 000s of entries; see entry).
     reader = ArchiveReader.open(opts.file, toc_entry=entry_reader(drop_sql=opts.clean))
