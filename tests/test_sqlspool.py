@@ -103,19 +103,29 @@ def test_a_restore_entry_reads_as_the_toc_entry_it_replaces() -> None:
     assert a.info["oid"] is b.deps[0]
 
 
-def test_the_dumps_compact_info_is_a_mutable_mapping() -> None:
-    from pystream_migrate.compactinfo import compactor
+def test_the_compact_info_is_a_mutable_mapping_with_shared_keys() -> None:
+    """An entry's info (a view of its key and value tuples) takes every change; a key
+    added or removed gives the same key tuple for every entry (annotate adds one to
+    each chunk's table and data: one copy, not one per entry)."""
+    keep = Keeper()
 
-    compact = compactor()
-    a = compact({"relkind": "r", "oid": 5, "hypertable_relid": 9})
-    b = compact({"relkind": "r", "oid": 6, "hypertable_relid": 9})
-    assert a == {"relkind": "r", "oid": 5, "hypertable_relid": 9} and a.get("x") is None
-    a["no_freeze"] = True
-    a["oid"] = 7
-    del a["relkind"]
-    assert dict(a) == {"oid": 7, "hypertable_relid": 9, "no_freeze": True}
-    assert {**a, "z": 1}["no_freeze"] and "relkind" not in a and len(a) == 3
-    assert b == {"relkind": "r", "oid": 6, "hypertable_relid": 9}  # shared keys untouched
+    def kept(oid: int) -> Any:
+        return keep(toc.TocEntry(kind="TABLE", schema="s", name=f"t{oid}",
+                                 section=toc.Section.PRE_DATA,
+                                 info={"relkind": "r", "oid": oid, "hypertable_relid": 9}))
+
+    a, b = kept(5), kept(6)
+    assert a.info == {"relkind": "r", "oid": 5, "hypertable_relid": 9}
+    assert a.info.get("x") is None and a._keys is b._keys
+    a.info["no_freeze"] = True
+    a.info["oid"] = 7
+    b.info["no_freeze"] = False
+    assert a._keys is b._keys
+    del a.info["relkind"]
+    assert dict(a.info) == {"oid": 7, "hypertable_relid": 9, "no_freeze": True}
+    assert {**a.info, "z": 1}["no_freeze"] and "relkind" not in a.info and len(a.info) == 3
+    assert dict(b.info) == {"relkind": "r", "oid": 6, "hypertable_relid": 9,
+                            "no_freeze": False}
 
 
 def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer() -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from pystream_migrate.compactinfo import TupleMapping
+from pystream_migrate.compactinfo import TupleMapping, shared_keys
 from pystream_migrate.sqlspool import SPOOLED, SqlSpool
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
@@ -143,19 +143,17 @@ class CompactEntry:
             self._at = spool.put(texts)
 
     @classmethod
-    def of(cls, entry: TocEntry, spool: SqlSpool, info: Mapping[str, Any],
-           keys: dict[tuple[str, ...], tuple[str, ...]]) -> CompactEntry:
+    def of(cls, entry: TocEntry, spool: SqlSpool, info: Mapping[str, Any]) -> CompactEntry:
         """The dump's ``entry`` made compact, its SQL text in ``spool``, ``info`` in
-        place of its own, with key tuples shared through ``keys``. What it creates
-        (``objects``) is left behind: the dump has recorded it (toc.Owners)."""
+        place of its own. What it creates (``objects``) is left behind: the dump has
+        recorded it (toc.Owners)."""
         e = cls.blank()
         e.id, e.kind, e.schema, e.name = entry.id, entry.kind, entry.schema, entry.name
         e.section, e.owner, e.deps, e.copy = (entry.section, entry.owner, entry.deps,
                                                entry.copy)
         e.relid, e.table_oid, e.est_bytes = entry.relid, entry.table_oid, entry.est_bytes
         e.extra_deps = tuple(entry.extra_deps)
-        found = tuple(info)
-        e._keys, e._values = keys.setdefault(found, found), tuple(info.values())
+        e._keys, e._values = shared_keys(tuple(info)), tuple(info.values())
         for name in _FLAGS:
             if getattr(entry, name):
                 e._set_bit(_FLAG_BIT[name], True)

@@ -35,6 +35,7 @@ from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.dump_data import Copier, close_readers, copy_all, open_readers
 from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
 from pystream_migrate.progress import make_progress
+from pystream_migrate.relroles import RelationRoles
 from pystream_migrate.selection import (
     Selection,
     data_excluded,
@@ -285,7 +286,7 @@ CATALOG_HELPERS = 2  # at most, and never more than --jobs
 def _snapshot_and_catalog(
     leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     opts: DumpOptions, log: Log
-) -> tuple[str, dict[str, Any], TimescaleInfo, dict[int, dict[str, Any]], Catalog]:
+) -> tuple[str, dict[str, Any], TimescaleInfo, RelationRoles, Catalog]:
     """Take the snapshot, lock, read the catalog; start over if the schema changed meanwhile.
 
     The server's pg_get_*def helpers read the current catalog, not the snapshot. A table
@@ -303,7 +304,7 @@ def _snapshot_and_catalog(
 def _read_source(
     leader: psycopg.Connection, helpers: list[psycopg.Connection], opts: DumpOptions,
     log: Log,
-) -> tuple[str, dict[str, Any], TimescaleInfo, dict[int, dict[str, Any]], Catalog]:
+) -> tuple[str, dict[str, Any], TimescaleInfo, RelationRoles, Catalog]:
     for attempt in range(1, CATALOG_ATTEMPTS + 1):
         snapshot = begin_snapshot(leader)
         try:
@@ -313,8 +314,7 @@ def _read_source(
             facts = _source_facts(leader)
             tsinfo = extension_info(leader)
             roles = relation_roles(leader, tsinfo)
-            chunk_relids = [relid for relid, r in roles.items() if r["role"] == "chunk"]
-            locked = _lock_tables(leader, chunk_relids)
+            locked = _lock_tables(leader, roles.chunk_relids())
             log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
             catalog = read_catalog(leader, helpers)
             inspect_source(leader, tsinfo, catalog)

@@ -16,18 +16,18 @@ carried as extension configuration data (see docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from pystream_migrate.catalog import Catalog, Unsupported
-from pystream_migrate.catalog.compact import compact_rows
 from pystream_migrate.catalog.names import ident, literal
 from pystream_migrate.catalog.queries import fetch_all, stream
 from pystream_migrate.errors import PreconditionFailed
+from pystream_migrate.relroles import RelationRoles
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
 # The jobs and policies users create get ids from 1000 on; lower ids belong to jobs the
@@ -54,14 +54,12 @@ def extension_info(conn: psycopg.Connection) -> TimescaleInfo:
     return TimescaleInfo(str(row[0]), lic[0] if lic else None, str(row[1]))
 
 
-def relation_roles(conn: psycopg.Connection, info: TimescaleInfo) -> dict[int, dict[str, Any]]:
-    """relid -> {'role': 'hypertable'|'chunk', 'hypertable_id', 'hypertable_relid'}."""
+def relation_roles(conn: psycopg.Connection, info: TimescaleInfo) -> RelationRoles:
+    """relid -> {'role': 'hypertable'|'chunk', 'hypertable_id', 'hypertable_relid', ...}:
+    streamed into compact arrays (kept for the whole dump, a row per chunk)."""
     if info.version is None:
-        return {}
-    # Kept for the whole dump, one per chunk: compact (~200 bytes less each), and
-    # streamed (no list of 100 000 dicts before they are made compact).
-    rows = compact_rows(stream(conn, "timescale_relations"))
-    return {int(r["relid"]): cast(dict[str, Any], r) for r in rows}
+        return RelationRoles(())
+    return RelationRoles(stream(conn, "timescale_relations"))
 
 
 def inspect_source(conn: psycopg.Connection, info: TimescaleInfo, catalog: Catalog) -> None:
@@ -189,7 +187,7 @@ def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
     entries.insert(entries.index(jobs) + 1, stats)
 
 
-def annotate(entries: list[TocEntry], roles: dict[int, dict[str, Any]]) -> list[TocEntry]:
+def annotate(entries: list[TocEntry], roles: Mapping[int, dict[str, Any]]) -> list[TocEntry]:
     """Mark chunk data entries and drop the data entries of hypertable roots.
 
     A hypertable root's own heap is always empty (TimescaleDB routes rows to chunks), and

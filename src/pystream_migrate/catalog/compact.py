@@ -20,16 +20,13 @@ full entries never coexist.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
 from typing import Any, cast
 
 from pystream_migrate.compactentry import CompactEntry
-from pystream_migrate.compactinfo import Info, compactor
 from pystream_migrate.sqlspool import SqlSpool
 from pystream_migrate.toc import Owners, TocEntry
 
-__all__ = ["Keeper", "compact_rows", "forget_extra_deps"]
+__all__ = ["Keeper", "forget_extra_deps"]
 
 _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 
@@ -40,7 +37,6 @@ class Keeper:
     def __init__(self) -> None:
         self.spool = SqlSpool()
         self.owners = Owners()
-        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._count = 0
         self._shared: dict[tuple[Any, ...], Any] = {}  # lists alike: one object
 
@@ -52,7 +48,7 @@ class Keeper:
             # selection and the scheduler tie indexes, constraints and data to it.
             entry.info["oid"] = entry.objects[0][1]
         info = {k: self._share(v) if type(v) is list else v for k, v in entry.info.items()}
-        kept = CompactEntry.of(entry, self.spool, info, self._keys)
+        kept = CompactEntry.of(entry, self.spool, info)
         if kept.copy is not None:  # every chunk of a hypertable has the same columns
             kept.copy.columns = self._share(kept.copy.columns)
         # Code written for TocEntry reads and sets it unchanged (compactentry.py).
@@ -70,11 +66,3 @@ def forget_extra_deps(entries: list[TocEntry]) -> None:
     """Once dependencies are resolved, the extra ones are in ``deps``."""
     for e in entries:
         e.extra_deps = _NONE
-
-
-def compact_rows(rows: Iterable[dict[str, Any]]) -> list[Info]:
-    """Query rows kept for long (one per chunk): shared key tuples, and one copy of
-    each short string value (a role such as 'chunk')."""
-    compact = compactor()
-    return [compact({k: sys.intern(v) if type(v) is str and len(v) < 32 else v
-                     for k, v in r.items()}) for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -12,7 +13,7 @@ from pystream_migrate.portable._toc import portable_toc
 from pystream_migrate.toc import TocEntry
 
 
-def dump_entries(conn: psycopg.Connection, roles: dict[int, dict[str, Any]],
+def dump_entries(conn: psycopg.Connection, roles: Mapping[int, dict[str, Any]],
                  entries: list[TocEntry]) -> list[TocEntry]:
     """The portable TOC for ``entries`` (annotated by timescale.annotate), read in the
     dump's snapshot on ``conn``."""

@@ -20,6 +20,7 @@ Their SQL is written at restore time for the target's version (see ``_target.py`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pystream_migrate.catalog.names import ident
@@ -42,7 +43,7 @@ _INTERNAL_TRIGGERS = ("ts_insert_blocker", "ts_cagg_invalidation_trigger")
 class _Builder:
     """Turns a catalog-mode TOC into a portable one (one instance per dump)."""
 
-    def __init__(self, entries: list[TocEntry], roles: dict[int, dict[str, Any]],
+    def __init__(self, entries: list[TocEntry], roles: Mapping[int, dict[str, Any]],
                  facts: SourceFacts) -> None:
         self.entries = entries
         self.facts = facts
@@ -280,7 +281,7 @@ def _resort(entries: list[TocEntry]) -> list[TocEntry]:
     return sort_entries(entries)
 
 
-def portable_toc(entries: list[TocEntry], roles: dict[int, dict[str, Any]],
+def portable_toc(entries: list[TocEntry], roles: Mapping[int, dict[str, Any]],
                  facts: SourceFacts) -> list[TocEntry]:
     """The portable form of a dump's (annotated) TOC; see the module docstring.
 

@@ -11,6 +11,7 @@ import contextlib
 from typing import Any
 
 from pystream_migrate.compactentry import CompactEntry
+from pystream_migrate.compactinfo import shared_keys
 from pystream_migrate.sqlspool import SPOOLED, SqlSpool
 from pystream_migrate.toc import CopySpec, Section, Strings, _typed_from_info
 
@@ -25,10 +26,9 @@ class EntryReader:
         self._drop_sql = drop_sql
         self._spool = spool or SqlSpool()
         self._strings = Strings()
-        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def finished(self) -> None:
-        self._strings, self._keys = Strings(), {}
+        self._strings = Strings()
 
     def __call__(self, d: dict[str, Any]) -> CompactEntry:
         strings = self._strings
@@ -51,7 +51,7 @@ class EntryReader:
         # values with a list among them cannot be looked up.
         with contextlib.suppress(TypeError):
             values = strings.shared_tuple(values)
-        e._keys, e._values = self._keys.setdefault(keys, keys), values
+        e._keys, e._values = shared_keys(keys), values
         for name, value in typed.items():
             setattr(e, name, value)
         e.spool_texts(tuple(d.get(name, "") if name != "drop_sql" or self._drop_sql else ""
