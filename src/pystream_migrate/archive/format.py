@@ -461,20 +461,18 @@ def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
     return EntryStats(entry_id, rows, raw_bytes, blocks, checksum)
 
 
-def footer_document(entries: Iterable[FooterEntry], extra: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "entries": [
-            {
-                "id": entry.stats.entry_id,
-                **stats_document(entry.stats),
-                "block_offsets": list(entry.block_offsets),
-                "block_lengths": list(entry.block_lengths),
-                "end": [entry.end_offset, entry.end_length],
-            }
-            for entry in entries
-        ],
-        "extra": dict(extra),
-    }
+def footer_items(entries: Iterable[FooterEntry]) -> list[dict[str, Any]]:
+    """The footer's "entries" items (its index) for ``entries``."""
+    return [
+        {
+            "id": entry.stats.entry_id,
+            **stats_document(entry.stats),
+            "block_offsets": list(entry.block_offsets),
+            "block_lengths": list(entry.block_lengths),
+            "end": [entry.end_offset, entry.end_length],
+        }
+        for entry in entries
+    ]
 
 
 def check_footer_members(doc: Mapping[str, Any]) -> None:

@@ -50,6 +50,16 @@ def encode_header(cctx: zstandard.ZstdCompressor, document: dict[str, Any],
     """The header record (record header, then payload pieces): ``document`` with
     ``"toc"`` last. ``check`` sees every TOC document before it is encoded; what it
     raises propagates, and nothing is returned."""
+    return encode_listed(cctx, RecordType.HEADER, document, "toc", _batches(toc, check))
+
+
+def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
+                  document: dict[str, Any], key: str,
+                  batches: Iterable[list[Any]]) -> tuple[bytes, ...]:
+    """A record whose payload is ``document`` (not empty) with the list member ``key``
+    last, its items given a batch at a time (the header's TOC, the footer's index):
+    record header, then payload pieces. Neither the items nor their JSON text are ever
+    held whole."""
     staging = zstandard.ZstdCompressor(level=1)
     pieces: list[bytes] = []
     raw_length = 0
@@ -58,13 +68,16 @@ def encode_header(cctx: zstandard.ZstdCompressor, document: dict[str, Any],
         nonlocal raw_length
         raw_length += len(text)
         if raw_length > MAX_DOCUMENT_SIZE:
-            raise ValueError(f"header record of more than {MAX_DOCUMENT_SIZE} bytes is larger "
-                             "than the archive format allows")
+            raise ValueError(f"{record_type.name.lower()} record of more than "
+                             f"{MAX_DOCUMENT_SIZE} bytes is larger than the archive format "
+                             "allows")
         pieces.append(compress_exact(staging, text))
 
-    put(dump_json(document)[:-1] + b',"toc":[')
+    put(dump_json(document)[:-1] + b',' + dump_json(key) + b':[')
     first = True
-    for batch in _batches(toc, check):
+    for batch in batches:
+        if not batch:
+            continue
         text = memoryview(dump_json(batch))[1:-1]
         put(text if first else b"," + text)
         first = False
@@ -81,7 +94,7 @@ def encode_header(cctx: zstandard.ZstdCompressor, document: dict[str, Any],
     crc = 0
     for p in payload:
         crc = zlib.crc32(p, crc)
-    header = RecordHeader(RecordType.HEADER, 0, 0, raw_length, sum(map(len, payload)), crc)
+    header = RecordHeader(record_type, 0, 0, raw_length, sum(map(len, payload)), crc)
     return (header.pack(), *payload)
 
 
