@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from pystream_migrate import __version__, portable
-from pystream_migrate.allocator import limit_arenas
+from pystream_migrate.allocator import fix_mmap_threshold, limit_arenas
 from pystream_migrate.archive import ArchiveWriter
 from pystream_migrate.archive.format import DEFAULT_LEVEL
 from pystream_migrate.catalog import Catalog, read_catalog
@@ -257,6 +257,7 @@ def _write_error(exc: OSError, path: str) -> MigrateError:
 def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
     log = log or (lambda _m: None)
     limit_arenas()  # before any thread: see allocator.py
+    fix_mmap_threshold()  # large transient buffers out of the heap: allocator.py
     # The workers' connections open while the leader connects and reads the catalog;
     # the first ones help read it (catalog/prefetch.py).
     readers = open_readers(opts.dsn, max(1, opts.jobs))
