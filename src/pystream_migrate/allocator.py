@@ -16,9 +16,10 @@ back when freed, but raises that threshold to the size of each such block freed,
 32 MB. After the first large array or buffer is freed, large transient allocations
 (streamed result chunks, pickled batches, growing arrays) are carved from the heap
 instead, among long-lived objects: freed, they leave holes the heap never returns. A
-fixed threshold keeps them out of the heap. Dump of 100 000 chunks, -j 2: peak RSS
-312-340 MB with the moving threshold, 276 MB with 256 kB (the heap 52 MB instead of
-69-108 MB; benchmarks/results/dump-memory-100k-session6.md).
+fixed threshold keeps them out of the heap, in dump and restore. At 100 000 chunks,
+-j 2: the dump's peak RSS 312-340 MB with the moving threshold, 276 MB with 256 kB
+(the heap 52 MB instead of 69-108 MB); the restore's 278 MB against 265 MB
+(benchmarks/results/dump-memory-100k-session6.md).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import sys
 import psycopg
 
 from pystream_migrate import portable, timescale
+from pystream_migrate.allocator import fix_mmap_threshold
 from pystream_migrate.archive import ArchiveReader
 from pystream_migrate.connection import connect
 from pystream_migrate.errors import MigrateError
@@ -57,6 +58,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
     log = log or (lambda _m: None)
+    fix_mmap_threshold()  # large transient buffers out of the heap: allocator.py
     # The TOC becomes compact CompactEntry objects as it is read, never a list of JSON
     # documents; DROP statements are kept only for --clean, and the SQL text waits in an
     # unnamed temporary file until it runs (memory: 100 000s of entries; see entry).
