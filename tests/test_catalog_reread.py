@@ -3,9 +3,12 @@ compact column rows: every row each time, on the pipelined and the plain path.""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
+import pytest
 
 from pystream_migrate.catalog import CatalogContext, read_catalog
 from pystream_migrate.catalog.dependencies import Dependencies, dependency_rows
@@ -13,6 +16,8 @@ from pystream_migrate.catalog.prefetch import Prefetch
 from pystream_migrate.catalog.queries import execute
 from pystream_migrate.catalog.spill import SPILL_BATCH, SpilledRows
 from pystream_migrate.catalog.tables import _compact_column, _merge_extras
+from pystream_migrate.errors import MigrateError
+from pystream_migrate.sqlspool import SqlSpool
 
 
 def _names_twice(ctx: CatalogContext, query: str) -> tuple[list[str], list[str]]:
@@ -130,3 +135,15 @@ def test_spilled_rows_come_back_whole_in_order_each_time() -> None:
     assert fh.closed
     with SpilledRows(iter([])) as empty:
         assert list(empty) == [] and list(empty) == [] and len(empty) == 0
+
+
+def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_line_naming_tmpdir(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    missing = tmp_path / "gone"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    with pytest.raises(MigrateError) as caught:
+        SpilledRows(iter([{"oid": 1}]))
+    assert str(missing) in str(caught.value) and "TMPDIR" in (caught.value.hint or "")
+    with pytest.raises(MigrateError) as caught:
+        SqlSpool()
+    assert str(missing) in str(caught.value) and "TMPDIR" in (caught.value.hint or "")

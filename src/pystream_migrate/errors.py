@@ -7,6 +7,8 @@ The codes are documented in ``docs/usage.md``; keep the two in step.
 
 from __future__ import annotations
 
+import errno
+import tempfile
 from collections.abc import Callable
 
 EXIT_OK = 0
@@ -66,3 +68,20 @@ class Interrupted(MigrateError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+def disk_reason(exc: OSError) -> str:
+    """Why writing a local file failed, in a few words ("the disk is full", ...)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    return exc.strerror or str(exc)
+
+
+def temp_file_failed(exc: OSError, what: str) -> MigrateError:
+    """The one-line error for a temporary file (``what`` it holds) that cannot be made or
+    written: where it was, why, and the fix."""
+    return MigrateError(
+        f"cannot keep {what} in a temporary file in {tempfile.gettempdir()}: "
+        f"{disk_reason(exc)}",
+        hint="point TMPDIR at a writable directory with free space "
+             "(about 1 kB per table or chunk)")

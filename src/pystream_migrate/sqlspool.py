@@ -16,6 +16,8 @@ import struct
 import tempfile
 import threading
 
+from pystream_migrate.errors import temp_file_failed
+
 SPOOLED = ("create_sql", "owner_sql", "acl_sql", "comment_sql", "drop_sql")
 _LENGTHS = struct.Struct(f"<{len(SPOOLED)}I")
 _FLUSH_AT = 1 << 20
@@ -25,8 +27,11 @@ class SqlSpool:
     """Texts appended to an unnamed temporary file, read back by offset (thread-safe)."""
 
     def __init__(self) -> None:
-        # Open as long as the spool (the entries hold it): no context manager fits.
-        self._file = tempfile.TemporaryFile(prefix="pystream-migrate-sql-")  # noqa: SIM115
+        try:
+            # Open as long as the spool (the entries hold it): no context manager fits.
+            self._file = tempfile.TemporaryFile(prefix="pystream-migrate-sql-")  # noqa: SIM115
+        except OSError as exc:
+            raise temp_file_failed(exc, "the TOC's SQL text") from None
         self._fd = self._file.fileno()
         self._lock = threading.Lock()
         self._buffer = bytearray()
@@ -45,7 +50,10 @@ class SqlSpool:
 
     def _flush(self) -> None:
         if self._buffer:
-            os.pwrite(self._fd, self._buffer, self._end)
+            try:
+                os.pwrite(self._fd, self._buffer, self._end)
+            except OSError as exc:
+                raise temp_file_failed(exc, "the TOC's SQL text") from None
             self._end += len(self._buffer)
             self._buffer = bytearray()
 

@@ -23,7 +23,6 @@ kept. Every byte before an error of the pipe (or its end) is handed out first.
 from __future__ import annotations
 
 import collections
-import errno
 import io
 import os
 import tempfile
@@ -32,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Protocol
 
-from pystream_migrate.errors import MigrateError
+from pystream_migrate.errors import MigrateError, disk_reason
 
 MEMORY_LIMIT = 32 * 1024 * 1024
 DISK_LIMIT = 4 * 1024 * 1024 * 1024
@@ -261,8 +260,7 @@ class StreamSpool:
 
     def _spool_error(self, exc: OSError) -> MigrateError:
         where = tempfile.gettempdir()
-        reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (
-            exc.strerror or str(exc))
+        reason = disk_reason(exc)
         return SpoolFull(
             f"cannot keep reading archive {self.name} ahead of the restore: writing its "
             f"spool file in {where} failed: {reason}",

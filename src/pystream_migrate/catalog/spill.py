@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pystream_migrate.catalog.queries import each_row
+from pystream_migrate.errors import temp_file_failed
 
 # Rows per pickled batch: one pickle call per row costs more than the rows' encoding;
 # a batch of catalog rows is a few hundred kB.
@@ -32,12 +33,18 @@ class SpilledRows:
     """
 
     def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
-        # Open as long as the rows are read: closed by close() or the context manager.
-        self._file = tempfile.TemporaryFile(prefix="pystream-migrate-rows-")  # noqa: SIM115
         self._keys: tuple[str, ...] = ()
         self._batches = 0
         self.count = 0
         batch: list[tuple[Any, ...]] = []
+        try:
+            # Open as long as the rows are read: closed by close() or the context manager.
+            self._file = tempfile.TemporaryFile(prefix="pystream-migrate-rows-")  # noqa: SIM115
+        except OSError as exc:
+            close = getattr(rows, "close", None)
+            if close is not None:  # a cursor's result, a stream's query: let go
+                close()
+            raise temp_file_failed(exc, "the catalog's rows") from None
         try:
             for row in each_row(rows):
                 if not self._keys:
@@ -49,6 +56,9 @@ class SpilledRows:
             if batch:
                 self._write(batch)
             self._file.flush()
+        except OSError as exc:
+            self._file.close()
+            raise temp_file_failed(exc, "the catalog's rows") from None
         except BaseException:
             self._file.close()
             raise
