@@ -17,7 +17,8 @@ from __future__ import annotations
 import heapq
 import sys
 from array import array
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import groupby
@@ -336,26 +337,68 @@ class DependencyCycle(Exception):
 
 
 class Owners:
-    """Which entry creates each catalog object: ``(catalog, oid)`` -> the entry's position.
+    """Which entry creates each catalog object: ``(catalog, oid)`` -> the entry's position,
+    and what each entry needs beyond ``pg_depend`` (its ``extra_deps``).
 
-    The pair is kept as one int (the catalog's number above the 32-bit oid): at 100 000
-    chunks there are half a million objects, and a tuple key with its int costs ~100
-    bytes more each. Filled as entries are read (:meth:`add`), so that the dump can drop
-    each entry's ``objects`` at once (:mod:`pystream_migrate.catalog.compact`).
+    Kept in arrays, 16 bytes an object: at 100 000 chunks there are half a million
+    objects, which a dict of ints took ~100 bytes each for. Filled as entries are read
+    (:meth:`add`), so that the dump can drop each entry's ``objects`` and ``extra_deps``
+    at once (:mod:`pystream_migrate.catalog.compact`). The first entry added for an
+    object owns it. A catalog's objects are sorted on the first :meth:`get` after an
+    :meth:`add`, then looked up by bisection.
     """
 
     def __init__(self) -> None:
         self._catalogs: dict[str, int] = {}
-        self._positions: dict[int, int] = {}
+        # Per catalog number: oid << 32 | the order of adding (an index of _positions).
+        self._keys: list[array[int]] = []
+        self._unsorted: set[int] = set()  # catalog numbers added to since sorted
+        self._positions = array("q")  # by order of adding
+        # The extra dependencies: the needing entry's position; the needed catalog's
+        # number << 32 | the needed oid.
+        self._needing = array("q")
+        self._needed = array("q")
+
+    def _number(self, catalog: str) -> int:
+        number = self._catalogs.get(catalog)
+        if number is None:
+            number = self._catalogs[catalog] = len(self._keys)
+            self._keys.append(array("Q"))
+        return number
 
     def add(self, entry: TocEntry, pos: int) -> None:
         for catalog, oid in entry.objects:
-            number = self._catalogs.setdefault(catalog, len(self._catalogs))
-            self._positions.setdefault(number << 32 | oid, pos)
+            number = self._number(catalog)
+            self._keys[number].append(oid << 32 | len(self._positions))
+            self._positions.append(pos)
+            self._unsorted.add(number)
+        for catalog, oid in entry.extra_deps:
+            self._needing.append(pos)
+            self._needed.append(self._number(catalog) << 32 | oid)
 
     def get(self, catalog: str, oid: int) -> int | None:
         number = self._catalogs.get(catalog)
-        return None if number is None else self._positions.get(number << 32 | oid)
+        if number is None:
+            return None
+        if number in self._unsorted:
+            self._sort(number)
+        keys = self._keys[number]
+        at = bisect_left(keys, oid << 32)
+        if at < len(keys) and keys[at] >> 32 == oid:
+            return self._positions[keys[at] & _LOW32]
+        return None
+
+    def _sort(self, number: int) -> None:
+        """Sort a catalog's keys: by oid, then by order of adding (the first one added is
+        the one bisection finds)."""
+        self._keys[number] = array("Q", sorted(self._keys[number]))
+        self._unsorted.discard(number)
+
+    def extra_deps(self) -> Iterator[tuple[int, tuple[str, int]]]:
+        """``(position, (catalog, oid))``: what the entries added need beyond pg_depend."""
+        names = list(self._catalogs)
+        for pos, needed in zip(self._needing, self._needed, strict=True):
+            yield pos, (names[needed >> 32], needed & _LOW32)
 
     @classmethod
     def of(cls, entries: Sequence[TocEntry]) -> Owners:
@@ -363,6 +406,9 @@ class Owners:
         for pos, e in enumerate(entries):
             owners.add(e, pos)
         return owners
+
+
+_LOW32 = 0xFFFFFFFF
 
 
 def resolve_dependencies(
@@ -382,33 +428,56 @@ def resolve_dependencies(
     member then means depending on the extension's entry, e.g. a table with a column of
     an extension's type, or a trigger calling a function of the extension.
 
-    ``owners``: who creates what, if already known (else read from the entries' objects).
+    ``owners``: who creates what and who needs what beyond pg_depend, if already known
+    (the dump's :class:`~pystream_migrate.catalog.compact.Keeper` records both as it
+    reads the entries); else read from the entries' ``objects`` and ``extra_deps``.
     """
     owner_of = owners if owners is not None else Owners.of(entries)
     alias = aliases or {}
 
-    def owner(obj: tuple[str, int]) -> int | None:
-        pos = owner_of.get(*obj)
-        if pos is None and obj in alias:
-            pos = owner_of.get(*alias[obj])
+    def owner(catalog: str, oid: int) -> int | None:
+        pos = owner_of.get(catalog, oid)
+        if pos is None:
+            other = alias.get((catalog, oid))
+            if other is not None:
+                pos = owner_of.get(*other)
         return pos
 
-    # Each need as one int (needing position above needed position), then grouped: a set
-    # per entry would take ~200 bytes each, for 300 000 entries at 100 000 chunks.
-    needs = array("q")
+    needs = _Needs(len(entries))
     for cat, oid, refcat, refoid in depend_rows:
         a = owner_of.get(cat, oid)
-        b = owner((refcat, refoid))
-        if a is not None and b is not None and a != b:
-            needs.append(a << 32 | b)
-    for pos, e in enumerate(entries):
-        for ref in e.extra_deps:
-            b = owner(ref)
-            if b is not None and b != pos:
-                needs.append(pos << 32 | b)
-    for pos, group in groupby(sorted(needs), key=lambda need: need >> 32):
-        found = {need & 0xFFFFFFFF for need in group}
+        if a is not None:
+            b = owner(refcat, refoid)
+            if b is not None and a != b:
+                needs.add(a, b)
+    for pos, (refcat, refoid) in owner_of.extra_deps():
+        b = owner(refcat, refoid)
+        if b is not None and b != pos:
+            needs.add(pos, b)
+    for pos, found in needs.grouped():
         entries[pos].deps = tuple(sorted(found.union(entries[pos].deps)))
+
+
+class _Needs:
+    """Which position needs which, as one int each (needing above needed position), in
+    up to 16 arrays by needing position: grouped one array at a time, so that sorting
+    makes Python ints of a sixteenth of them at once (a set per entry would take ~200
+    bytes each, for 300 000 entries at 100 000 chunks; a million needs in one sort,
+    44 MB)."""
+
+    def __init__(self, count: int) -> None:
+        self._shift = max(0, (count - 1).bit_length() - 4)
+        self._parts = [array("q") for _ in range(((count - 1) >> self._shift) + 1)]
+
+    def add(self, needing: int, needed: int) -> None:
+        self._parts[needing >> self._shift].append(needing << 32 | needed)
+
+    def grouped(self) -> Iterator[tuple[int, set[int]]]:
+        """Each needing position (ascending) with the positions it needs."""
+        for part in self._parts:
+            for pos, group in groupby(sorted(part), key=lambda need: need >> 32):
+                yield pos, {need & _LOW32 for need in group}
+            del part[:]
 
 
 def _lift_sections(entries: list[TocEntry]) -> None:
@@ -484,31 +553,10 @@ def sort_entries(entries: list[TocEntry]) -> list[TocEntry]:
     """
     _lift_sections(entries)
     while True:
-        n = len(entries)
-        indegree = [0] * n
-        dependents: list[list[int]] = [[] for _ in range(n)]
-        for pos, e in enumerate(entries):
-            for d in e.deps:
-                indegree[pos] += 1
-                dependents[d].append(pos)
-
-        def key(pos: int) -> tuple[int, int, str, str, int]:
-            e = entries[pos]
-            return (SECTION_RANK[e.section], e.priority, e.schema or "", e.name, pos)
-
-        heap = [key(p) for p in range(n) if indegree[p] == 0]
-        heapq.heapify(heap)
-        order: list[int] = []
-        while heap:
-            pos = heapq.heappop(heap)[-1]
-            order.append(pos)
-            for nxt in dependents[pos]:
-                indegree[nxt] -= 1
-                if indegree[nxt] == 0:
-                    heapq.heappush(heap, key(nxt))
-        if len(order) == n:
+        order = _topological_order(entries)
+        if len(order) == len(entries):
             break
-        remaining = set(range(n)) - set(order)
+        remaining = set(range(len(entries))) - set(order)
         cycle = _find_cycle(remaining, entries)
         splittable = [p for p in cycle if entries[p].split_pre_sql is not None]
         if not splittable:
@@ -519,12 +567,57 @@ def sort_entries(entries: list[TocEntry]) -> list[TocEntry]:
 
     # Sections must be contiguous: order is by section first wherever deps allow, and
     # _lift_sections removed backward edges, so a stable sort by section keeps deps valid.
-    order.sort(key=lambda p: SECTION_RANK[entries[p].section])
-    new_id = {pos: i + 1 for i, pos in enumerate(order)}
-    result = []
-    for pos in order:
-        e = entries[pos]
-        e.id = new_id[pos]
-        e.deps = tuple(sorted({new_id[d] for d in e.deps}))
-        result.append(e)
+    by_section: dict[int, list[TocEntry]] = {r: [] for r in sorted(SECTION_RANK.values())}
+    for p in order:
+        by_section[SECTION_RANK[entries[p].section]].append(entries[p])
+    result = [e for part in by_section.values() for e in part]
+    del by_section
+    for i, e in enumerate(result, 1):
+        e.id = i
+    # An entry's id is the one int object each of its dependents' deps refers to.
+    for e in result:
+        e.deps = tuple(sorted({entries[d].id for d in e.deps}))
     return result
+
+
+def _topological_order(entries: list[TocEntry]) -> array[int]:
+    """Positions, dependencies first and else by section, kind priority, schema, name
+    and position; shorter than ``entries`` if some are in a dependency cycle.
+
+    The graph is in arrays (indegree, and each entry's dependents as one slice of
+    ``targets``): lists of lists took ~60 bytes an entry at 300 000 entries.
+    """
+    n = len(entries)
+    indegree = array("q", [0]) * n
+    starts = array("q", [0]) * (n + 1)  # dependents of d: targets[starts[d]:starts[d+1]]
+    for pos, e in enumerate(entries):
+        indegree[pos] = len(e.deps)
+        for d in e.deps:
+            starts[d + 1] += 1
+    for d in range(n):
+        starts[d + 1] += starts[d]
+    targets = array("q", [0]) * starts[n]
+    filled = array("q", starts)
+    for pos, e in enumerate(entries):
+        for d in e.deps:
+            targets[filled[d]] = pos
+            filled[d] += 1
+    del filled
+
+    def key(pos: int) -> tuple[int, str, str, int]:
+        e = entries[pos]
+        # Section and kind priority in one small int (ranks below 3, priorities below 256).
+        return (SECTION_RANK[e.section] << 8 | e.priority, e.schema or "", e.name, pos)
+
+    heap = [key(p) for p in range(n) if indegree[p] == 0]
+    heapq.heapify(heap)
+    order = array("q")
+    while heap:
+        pos = heapq.heappop(heap)[-1]
+        order.append(pos)
+        for at in range(starts[pos], starts[pos + 1]):
+            nxt = targets[at]
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                heapq.heappush(heap, key(nxt))
+    return order

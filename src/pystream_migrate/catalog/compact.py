@@ -7,9 +7,9 @@ header is written: the sort needs all of them. What each keeps meanwhile:
   unnamed temporary file as soon as its entry is built (:func:`spooled`), the same
   :class:`~pystream_migrate.sqlspool.SqlSpool` the restore keeps its TOC's SQL in; it
   is read back once, when the TOC is written;
-- what it creates (``objects``: a list and a tuple per catalog object) goes into one
-  :class:`~pystream_migrate.toc.Owners` map at once; its ``extra_deps`` are dropped
-  once ``pg_depend`` is mapped onto the entries (:func:`forget_extra_deps`);
+- what it creates (``objects``: a list and a tuple per catalog object) and what it
+  needs beyond ``pg_depend`` (``extra_deps``, ~130 bytes for a single one) go into one
+  :class:`~pystream_migrate.toc.Owners` at once, 16 bytes an object in its arrays;
 - its ``info`` becomes a compact mapping with key tuples shared between entries.
 
 :class:`Keeper` does all of it, entry by entry, as each family yields them: the per
@@ -50,7 +50,7 @@ def spooled(entry: TocEntry, spool: SqlSpool) -> TocEntry:
 
 class Keeper:
     """Makes each entry small as its family yields it (see the module's docstring),
-    recording what it creates in :attr:`owners` first."""
+    recording what it creates and needs in :attr:`owners` first."""
 
     def __init__(self) -> None:
         self.spool = SqlSpool()
@@ -66,8 +66,7 @@ class Keeper:
             # The oid of what the entry creates, kept in the archive: restore-time
             # selection and the scheduler tie indexes, constraints and data to it.
             entry.info["oid"] = entry.objects[0][1]
-        entry.objects = _NONE
-        entry.extra_deps = cast(list[tuple[str, int]], tuple(entry.extra_deps)) or _NONE
+        entry.objects = entry.extra_deps = _NONE  # both in self.owners now
         kept = spooled(entry, self.spool)
         kept.info = cast(dict[str, Any], self._compact(
             {k: self._share(v) if type(v) is list else v for k, v in entry.info.items()}))
@@ -84,7 +83,8 @@ class Keeper:
 
 
 def forget_extra_deps(entries: list[TocEntry]) -> None:
-    """Once dependencies are resolved, the extra ones are in ``deps``."""
+    """Once dependencies are resolved, the extra ones are in ``deps`` (the
+    :class:`Keeper`'s entries have none left: its ``owners`` holds them)."""
     for e in entries:
         e.extra_deps = _NONE
 
