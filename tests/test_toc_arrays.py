@@ -164,3 +164,23 @@ def test_deps_share_the_int_objects_of_the_ids() -> None:
 def test_kind_priorities_fit_the_sort_key() -> None:
     # The heap's key packs section rank and kind priority into one int (priority < 256).
     assert all(0 <= p < 256 for p in [*KIND_PRIORITY.values(), DEFAULT_PRIORITY])
+
+
+def test_deps_alike_are_one_tuple() -> None:
+    # Every chunk needs the schema and the hypertable; each data entry needs its table.
+    entries = [made("SCHEMA", "s", [("pg_namespace", 1)]),
+               made("TABLE", "hyper", [("pg_class", 2)])]
+    rows = []
+    for i in range(3):
+        entries += [made("TABLE", f"c{i}", [("pg_class", 10 + i)]),
+                    made("TABLE DATA", f"c{i}", [("data", 10 + i)]),
+                    made("INDEX", f"c{i}_i", [("pg_class", 20 + i)])]
+        rows += [("pg_class", 10 + i, "pg_namespace", 1), ("pg_class", 10 + i, "pg_class", 2),
+                 ("data", 10 + i, "pg_class", 10 + i), ("pg_class", 20 + i, "pg_class", 10 + i)]
+    resolve_dependencies(entries, rows)
+    out = sort_entries(entries)
+    chunks = [e for e in out if e.name.startswith("c") and e.kind == "TABLE"]
+    assert len({id(e.deps) for e in chunks}) == 1 and len(chunks[0].deps) == 2
+    for c in chunks:
+        data, index = (e for e in out if c.id in e.deps)
+        assert data.deps is index.deps

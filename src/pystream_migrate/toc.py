@@ -574,9 +574,13 @@ def sort_entries(entries: list[TocEntry]) -> list[TocEntry]:
     del by_section
     for i, e in enumerate(result, 1):
         e.id = i
-    # An entry's id is the one int object each of its dependents' deps refers to.
+    # An entry's id is the one int object each of its dependents' deps refers to, and
+    # deps alike are one tuple: every chunk's table needs its schema and hypertable, its
+    # data and its index need its table (60 000 tuples -> 20 000 at 20 000 chunks).
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}
     for e in result:
-        e.deps = tuple(sorted({entries[d].id for d in e.deps}))
+        deps = tuple(sorted({entries[d].id for d in e.deps}))
+        e.deps = shared.setdefault(deps, deps)
     return result
 
 
