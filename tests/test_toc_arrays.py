@@ -8,8 +8,6 @@ import random
 
 from pystream_migrate.catalog.compact import Keeper
 from pystream_migrate.toc import (
-    DEFAULT_PRIORITY,
-    KIND_PRIORITY,
     SECTION_RANK,
     Owners,
     Section,
@@ -159,11 +157,6 @@ def test_deps_share_the_int_objects_of_the_ids() -> None:
                                    for i in range(1, 600)])
     out = sort_entries(entries)
     assert all(e.deps[0] is out[e.id - 2].id for e in out[1:])
-
-
-def test_kind_priorities_fit_the_sort_key() -> None:
-    # The heap's key packs section rank and kind priority into one int (priority < 256).
-    assert all(0 <= p < 256 for p in [*KIND_PRIORITY.values(), DEFAULT_PRIORITY])
 
 
 def test_deps_alike_are_one_tuple() -> None:
