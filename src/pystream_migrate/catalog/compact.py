@@ -9,7 +9,7 @@ header is written: the sort needs all of them. What each keeps meanwhile:
   is read back once, when the TOC is written;
 - what it creates (``objects``: a list and a tuple per catalog object) and what it
   needs beyond ``pg_depend`` (``extra_deps``, ~130 bytes for a single one) go into one
-  :class:`~pystream_migrate.toc.Owners` at once, 16 bytes an object in its arrays;
+  :class:`~pystream_migrate.toc.Owners` at once, 8-12 bytes an object in its arrays;
 - its ``info`` becomes a compact mapping with key tuples shared between entries.
 
 :class:`Keeper` does all of it, entry by entry, as each family yields them: the per
