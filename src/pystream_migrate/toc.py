@@ -662,7 +662,11 @@ def _ranks(entries: list[TocEntry]) -> tuple[array[int], array[int]]:
     tuple keys of one group (100 000 chunk tables) exist at once, not of all entries."""
     groups: dict[tuple[int, int], array[int]] = {}
     for pos, e in enumerate(entries):
-        groups.setdefault((SECTION_RANK[e.section], e.priority), array("i")).append(pos)
+        key = (SECTION_RANK[e.section], e.priority)
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = array("i")
+        found.append(pos)
     rank = array("i", [0]) * len(entries)
     at_rank = array("i")
     for group in sorted(groups):
