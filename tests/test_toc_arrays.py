@@ -8,6 +8,7 @@ import random
 
 from pystream_migrate.catalog.compact import Keeper
 from pystream_migrate.toc import (
+    RARE_FIELDS,
     SECTION_RANK,
     Owners,
     Section,
@@ -177,3 +178,22 @@ def test_deps_alike_are_one_tuple() -> None:
     for c in chunks:
         data, index = (e for e in out if c.id in e.deps)
         assert data.deps is index.deps
+
+
+def test_rare_fields_take_no_slot_until_set() -> None:
+    plain = TocEntry(kind="TABLE", schema="s", name="t", section=Section.PRE_DATA)
+    assert plain._rare is None and not set(RARE_FIELDS) & set(TocEntry.__slots__)
+    assert [getattr(plain, f) for f in RARE_FIELDS] == list(RARE_FIELDS.values())
+    e = TocEntry(kind="FK CONSTRAINT", schema="s", name="fk", section=Section.POST_DATA,
+                 tablespace="fast", ref_table_oids=(5, 6), fk_order=2)
+    assert (e.tablespace, e.ref_table_oids, e.fk_order, e.after_data) == ("fast", (5, 6), 2,
+                                                                          False)
+    e.after_data = True
+    e.tablespace = None
+    assert e._rare == {"ref_table_oids": (5, 6), "fk_order": 2, "after_data": True}
+    again = TocEntry.from_json(e.to_json())
+    assert again.typed_info() == e.typed_info() == {
+        "ref_table_oids": [5, 6], "fk_order": 2, "after_data": True}
+    for name in RARE_FIELDS:
+        setattr(e, name, RARE_FIELDS[name])
+    assert e._rare is None and TocEntry.from_json(e.to_json()).to_json() == e.to_json()

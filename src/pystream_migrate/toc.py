@@ -19,7 +19,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from itertools import groupby
 from typing import Any, cast
@@ -170,44 +170,101 @@ class Strings:
 _NO_OBJECTS: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 
 
-@dataclass(slots=True)
+# Fields that few entries set (none of a chunk's): kept in one dict, ``_rare``, made
+# only for an entry that sets one; a slot each took 56 bytes an entry, 17 MB for the
+# 300 000 entries of a dump of 100 000 chunks. Their defaults:
+RARE_FIELDS: dict[str, Any] = {
+    "tablespace": None, "split_pre_sql": None, "split_post_sql": None,
+    "ref_table_oids": (), "extconfig": False, "fk_order": 0, "after_data": False,
+}
+
+
+def _rare_field(name: str) -> Any:
+    default = RARE_FIELDS[name]
+
+    def get(self: TocEntry) -> Any:
+        return default if self._rare is None else self._rare.get(name, default)
+
+    def put(self: TocEntry, value: Any) -> None:
+        if value is not default:
+            if self._rare is None:
+                self._rare = {}
+            self._rare[name] = value
+        elif self._rare is not None:
+            self._rare.pop(name, None)
+            if not self._rare:
+                self._rare = None
+
+    return property(get, put)
+
+
+@dataclass(slots=True, init=False)
 class TocEntry:
     kind: str
     schema: str | None
     name: str
     section: Section
-    create_sql: str = ""
-    drop_sql: str = ""
-    owner: str | None = None
-    owner_sql: str = ""
-    acl_sql: str = ""
-    comment_sql: str = ""
-    tablespace: str | None = None
+    create_sql: str
+    drop_sql: str
+    owner: str | None
+    owner_sql: str
+    acl_sql: str
+    comment_sql: str
     # Catalog identities this entry creates, e.g. ("pg_class", oid); used to map pg_depend.
-    objects: list[tuple[str, int]] = field(default_factory=list)
+    objects: list[tuple[str, int]]
     # Catalog identities this entry needs beyond what pg_depend says.
-    extra_deps: list[tuple[str, int]] = field(default_factory=list)
+    extra_deps: list[tuple[str, int]]
     # Ids of the entries that must be restored before this one (filled by resolve/sort;
     # a sorted tuple once sorted or read: a set of one id takes four times the memory).
-    deps: Collection[int] = ()
-    # Alternative two-step form used to break dependency cycles (see module docstring).
-    split_pre_sql: str | None = None
-    split_post_sql: str | None = None
-    copy: CopySpec | None = None
+    deps: Collection[int]
+    copy: CopySpec | None
     # What dump and restore read about an entry, typed. In the archive's JSON these are
     # keys of "info" (see TYPED_INFO), so the format is the same as before they were fields.
-    relid: int | None = None  # data: the table whose rows it carries
-    table_oid: int | None = None  # the table it belongs to and locks (index, trigger, ...)
-    ref_table_oids: Sequence[int] = ()  # tables a foreign key references
-    extconfig: bool = False  # an extension's configuration data (TimescaleDB's catalog)
-    fk_order: int = 0  # extconfig data: load after every level below (foreign keys)
-    est_bytes: int = 0  # data: estimated COPY size, from the source's statistics
-    chunk: bool = False  # a TimescaleDB chunk
-    copy_format: str = "text"  # data: "text" or "binary" COPY
-    after_data: bool = False  # post-data that must wait for all data (restore pass 2)
+    relid: int | None  # data: the table whose rows it carries
+    table_oid: int | None  # the table it belongs to and locks (index, trigger, ...)
+    est_bytes: int  # data: estimated COPY size, from the source's statistics
+    chunk: bool  # a TimescaleDB chunk
+    copy_format: str  # data: "text" or "binary" COPY
     # Everything else the catalog knows (informational; restore does not schedule on it).
-    info: dict[str, Any] = field(default_factory=dict)
-    id: int = 0
+    info: dict[str, Any]
+    id: int
+    _rare: dict[str, Any] | None  # the RARE_FIELDS set to other than their defaults
+
+    # Not annotated, so that they are no dataclass fields (and no slots).
+    tablespace = _rare_field("tablespace")
+    # Alternative two-step form used to break dependency cycles (see module docstring).
+    split_pre_sql = _rare_field("split_pre_sql")
+    split_post_sql = _rare_field("split_post_sql")
+    ref_table_oids = _rare_field("ref_table_oids")  # tables a foreign key references
+    extconfig = _rare_field("extconfig")  # an extension's configuration data
+    fk_order = _rare_field("fk_order")  # extconfig data: load after every level below
+    after_data = _rare_field("after_data")  # post-data that must wait for all data
+
+    def __init__(self, kind: str, schema: str | None, name: str, section: Section,
+                 create_sql: str = "", drop_sql: str = "", owner: str | None = None,
+                 owner_sql: str = "", acl_sql: str = "", comment_sql: str = "",
+                 tablespace: str | None = None, objects: list[tuple[str, int]] | None = None,
+                 extra_deps: list[tuple[str, int]] | None = None, deps: Collection[int] = (),
+                 split_pre_sql: str | None = None, split_post_sql: str | None = None,
+                 copy: CopySpec | None = None, relid: int | None = None,
+                 table_oid: int | None = None, ref_table_oids: Sequence[int] = (),
+                 extconfig: bool = False, fk_order: int = 0, est_bytes: int = 0,
+                 chunk: bool = False, copy_format: str = "text", after_data: bool = False,
+                 info: dict[str, Any] | None = None, id: int = 0) -> None:
+        self.kind, self.schema, self.name, self.section = kind, schema, name, section
+        self.create_sql, self.drop_sql, self.owner = create_sql, drop_sql, owner
+        self.owner_sql, self.acl_sql, self.comment_sql = owner_sql, acl_sql, comment_sql
+        self.objects = [] if objects is None else objects
+        self.extra_deps = [] if extra_deps is None else extra_deps
+        self.deps, self.copy, self.relid, self.table_oid = deps, copy, relid, table_oid
+        self.est_bytes, self.chunk, self.copy_format = est_bytes, chunk, copy_format
+        self.info = {} if info is None else info
+        self.id = id
+        self._rare = None
+        self.tablespace, self.split_pre_sql, self.split_post_sql = (
+            tablespace, split_pre_sql, split_post_sql)
+        self.ref_table_oids, self.extconfig = ref_table_oids, extconfig
+        self.fk_order, self.after_data = fk_order, after_data
 
     @property
     def label(self) -> str:
