@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import groupby
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 
 class Section(StrEnum):
@@ -179,23 +179,38 @@ RARE_FIELDS: dict[str, Any] = {
 }
 
 
-def _rare_field(name: str) -> Any:
-    default = RARE_FIELDS[name]
+T = TypeVar("T")
 
-    def get(self: TocEntry) -> Any:
-        return default if self._rare is None else self._rare.get(name, default)
 
-    def put(self: TocEntry, value: Any) -> None:
-        if value is not default:
-            if self._rare is None:
-                self._rare = {}
-            self._rare[name] = value
-        elif self._rare is not None:
-            self._rare.pop(name, None)
-            if not self._rare:
-                self._rare = None
+class _Rare(Generic[T]):
+    """A field of :class:`TocEntry` kept in its ``_rare`` dict while not at its default."""
 
-    return property(get, put)
+    __slots__ = ("_default", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._default: T = RARE_FIELDS[name]
+
+    @overload
+    def __get__(self, entry: None, owner: type) -> _Rare[T]: ...
+    @overload
+    def __get__(self, entry: TocEntry, owner: type) -> T: ...
+
+    def __get__(self, entry: TocEntry | None, owner: type) -> T | _Rare[T]:
+        if entry is None:
+            return self
+        rare = entry._rare
+        return self._default if rare is None else cast(T, rare.get(self._name, self._default))
+
+    def __set__(self, entry: TocEntry, value: T) -> None:
+        if value is not self._default:
+            if entry._rare is None:
+                entry._rare = {}
+            entry._rare[self._name] = value
+        elif entry._rare is not None:
+            entry._rare.pop(self._name, None)
+            if not entry._rare:
+                entry._rare = None
 
 
 @dataclass(slots=True, init=False)
@@ -231,14 +246,14 @@ class TocEntry:
     _rare: dict[str, Any] | None  # the RARE_FIELDS set to other than their defaults
 
     # Not annotated, so that they are no dataclass fields (and no slots).
-    tablespace = _rare_field("tablespace")
+    tablespace = _Rare[str | None]("tablespace")
     # Alternative two-step form used to break dependency cycles (see module docstring).
-    split_pre_sql = _rare_field("split_pre_sql")
-    split_post_sql = _rare_field("split_post_sql")
-    ref_table_oids = _rare_field("ref_table_oids")  # tables a foreign key references
-    extconfig = _rare_field("extconfig")  # an extension's configuration data
-    fk_order = _rare_field("fk_order")  # extconfig data: load after every level below
-    after_data = _rare_field("after_data")  # post-data that must wait for all data
+    split_pre_sql = _Rare[str | None]("split_pre_sql")
+    split_post_sql = _Rare[str | None]("split_post_sql")
+    ref_table_oids = _Rare[Sequence[int]]("ref_table_oids")  # tables a foreign key references
+    extconfig = _Rare[bool]("extconfig")  # an extension's configuration data
+    fk_order = _Rare[int]("fk_order")  # extconfig data: load after every level below
+    after_data = _Rare[bool]("after_data")  # post-data that must wait for all data
 
     def __init__(self, kind: str, schema: str | None, name: str, section: Section,
                  create_sql: str = "", drop_sql: str = "", owner: str | None = None,
