@@ -1,9 +1,10 @@
-"""A TOC entry in 18 slots, for the many entries of a dump or restore of many chunks.
+"""A TOC entry in 17 slots, for the many entries of a dump or restore of many chunks.
 
 A dump or restore of 100 000 chunks holds 300 000 entries. A
-:class:`~pystream_migrate.toc.TocEntry` has 31 slots, most of them for a few entries
-(catalog identities, cycle splits) or rarely set; with its ``info`` dict it took ~560
-bytes per entry before its strings and numbers. :class:`CompactEntry` has the same
+:class:`~pystream_migrate.toc.TocEntry` has 22 slots (31 before its rare fields moved
+to a dict), several of them for what only the dump's catalog readers fill (catalog
+identities) or rarely set; with its ``info`` dict it took ~560 bytes per entry before
+its strings and numbers. :class:`CompactEntry` has the same
 attributes (code written for ``TocEntry`` reads and sets it unchanged) but keeps in
 slots only what most entries have:
 
@@ -42,7 +43,7 @@ _MASKS = tuple(range(2 * _BINARY))
 # What lives in CompactEntry._rare when set, with the value it has otherwise.
 _RARE: dict[str, Any] = {
     "tablespace": None, "ref_table_oids": (), "fk_order": 0, "objects": (),
-    "split_pre_sql": None, "split_post_sql": None,
+    "extra_deps": (), "split_pre_sql": None, "split_post_sql": None,
 }
 
 
@@ -57,7 +58,6 @@ class CompactEntry:
         "copy",
         "deps",
         "est_bytes",
-        "extra_deps",
         "id",
         "kind",
         "name",
@@ -78,9 +78,6 @@ class CompactEntry:
     relid: int | None
     table_oid: int | None
     est_bytes: int
-    # What the dump's entry needs beyond pg_depend until it is mapped (catalog
-    # identities): many of a chunk's entries have one, so not among the rare fields.
-    extra_deps: Any
     _keys: tuple[str, ...]
     _values: tuple[Any, ...]
     _rare: dict[str, Any] | None
@@ -131,7 +128,6 @@ class CompactEntry:
         e._rare = None
         e._mask = _MASKS[0]
         e._spool = None
-        e.extra_deps = ()
         return e
 
     def spool_texts(self, texts: tuple[str, ...], spool: SqlSpool) -> None:
@@ -152,14 +148,13 @@ class CompactEntry:
         e.section, e.owner, e.deps, e.copy = (entry.section, entry.owner, entry.deps,
                                                entry.copy)
         e.relid, e.table_oid, e.est_bytes = entry.relid, entry.table_oid, entry.est_bytes
-        e.extra_deps = tuple(entry.extra_deps)
         e._keys, e._values = shared_keys(tuple(info)), tuple(info.values())
         for name in _FLAGS:
             if getattr(entry, name):
                 e._set_bit(_FLAG_BIT[name], True)
         e.copy_format = entry.copy_format
         for name in _RARE:
-            if name != "objects":
+            if name != "objects":  # the dump has recorded them (toc.Owners)
                 e._set_rare(name, getattr(entry, name))
         e.spool_texts(entry.sql_texts(), spool)
         return e

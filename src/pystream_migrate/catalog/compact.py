@@ -2,15 +2,16 @@
 
 A dump of 100 000 chunks holds 300 000 entries from the first catalog query until its
 header is written: the sort needs all of them. :class:`Keeper` turns each entry, as its
-family yields it, into a :class:`~pystream_migrate.compactentry.CompactEntry` (18 slots
-instead of 31; the restore holds the same):
+family yields it, into a :class:`~pystream_migrate.compactentry.CompactEntry` (17 slots
+instead of 22; the restore holds the same):
 
 - its SQL text (CREATE, DROP, OWNER TO, GRANT, COMMENT: ~500 bytes a chunk) goes to an
   unnamed temporary file, the same :class:`~pystream_migrate.sqlspool.SqlSpool` the
   restore keeps its TOC's SQL in; it is read back once, when the TOC is written;
-- what it creates (``objects``: a list and a tuple per catalog object) goes into one
-  :class:`~pystream_migrate.toc.Owners` map and is left behind; its ``extra_deps`` are
-  dropped once ``pg_depend`` is mapped onto the entries (:func:`forget_extra_deps`);
+- what it creates (``objects``: a list and a tuple per catalog object) and what it
+  needs beyond ``pg_depend`` (``extra_deps``, ~130 bytes for a single one) go into one
+  :class:`~pystream_migrate.toc.Owners` at once, 8-12 bytes an object in its arrays,
+  and are left behind;
 - its ``info`` is a key tuple shared between entries and a value tuple, lists alike
   (a chunk's parents, its columns) one object.
 
@@ -32,7 +33,7 @@ _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 
 class Keeper:
     """Makes each entry small as its family yields it (see the module's docstring),
-    recording what it creates in :attr:`owners` first."""
+    recording what it creates and needs in :attr:`owners` first."""
 
     def __init__(self) -> None:
         self.spool = SqlSpool()
@@ -47,6 +48,7 @@ class Keeper:
             # The oid of what the entry creates, kept in the archive: restore-time
             # selection and the scheduler tie indexes, constraints and data to it.
             entry.info["oid"] = entry.objects[0][1]
+        entry.objects = entry.extra_deps = _NONE  # both in self.owners now
         info = {k: self._share(v) if type(v) is list else v for k, v in entry.info.items()}
         kept = CompactEntry.of(entry, self.spool, info)
         if kept.copy is not None:  # every chunk of a hypertable has the same columns
@@ -63,6 +65,7 @@ class Keeper:
 
 
 def forget_extra_deps(entries: list[TocEntry]) -> None:
-    """Once dependencies are resolved, the extra ones are in ``deps``."""
+    """Once dependencies are resolved, the extra ones are in ``deps`` (the
+    :class:`Keeper`'s entries have none left: its ``owners`` holds them)."""
     for e in entries:
         e.extra_deps = _NONE
