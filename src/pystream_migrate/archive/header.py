@@ -40,7 +40,7 @@ from pystream_migrate.archive.format import (
     dump_json,
 )
 
-TOC_ENCODE_BATCH = 256  # documents per json call: one call each costs more than encoding
+ENCODE_BATCH = 256  # list items per json call: one call each costs more than encoding
 _PIECE = 1 << 20  # decompressed bytes read at a time
 
 
@@ -50,14 +50,15 @@ def encode_header(cctx: zstandard.ZstdCompressor, document: dict[str, Any],
     """The header record (record header, then payload pieces): ``document`` with
     ``"toc"`` last. ``check`` sees every TOC document before it is encoded; what it
     raises propagates, and nothing is returned."""
-    return encode_listed(cctx, RecordType.HEADER, document, "toc", _batches(toc, check))
+    return encode_listed(cctx, RecordType.HEADER, document, "toc", toc, check)
 
 
 def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
-                  document: dict[str, Any], key: str,
-                  batches: Iterable[list[Any]]) -> tuple[bytes, ...]:
+                  document: dict[str, Any], key: str, items: Iterable[Any],
+                  check: Callable[[Any], object] | None = None) -> tuple[bytes, ...]:
     """A record whose payload is ``document`` (not empty) with the list member ``key``
-    last, its items given a batch at a time (the header's TOC, the footer's index):
+    last, its ``items`` (each seen by ``check`` first) encoded a few hundred at a time
+    (the header's TOC, the footer's index):
     record header, then payload pieces. Neither the items nor their JSON text are ever
     held whole."""
     staging = zstandard.ZstdCompressor(level=1)
@@ -75,9 +76,7 @@ def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
 
     put(dump_json(document)[:-1] + b',' + dump_json(key) + b':[')
     first = True
-    for batch in batches:
-        if not batch:
-            continue
+    for batch in _batches(items, check):
         text = memoryview(dump_json(batch))[1:-1]
         put(text if first else b"," + text)
         first = False
@@ -98,13 +97,14 @@ def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
     return (header.pack(), *payload)
 
 
-def _batches(toc: Iterable[dict[str, Any]],
-             check: Callable[[dict[str, Any]], object]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for doc in toc:
-        check(doc)
-        batch.append(doc)
-        if len(batch) == TOC_ENCODE_BATCH:
+def _batches(items: Iterable[Any],
+             check: Callable[[Any], object] | None) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        if check is not None:
+            check(item)
+        batch.append(item)
+        if len(batch) == ENCODE_BATCH:
             yield batch
             batch = []
     if batch:

@@ -14,7 +14,7 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, BinaryIO, NamedTuple
@@ -36,7 +36,7 @@ from pystream_migrate.archive.format import (
     describe_entry,
     dump_json,
     encode_record,
-    footer_items,
+    footer_item,
     is_count,
     make_compressor,
     pack_preamble,
@@ -48,9 +48,6 @@ from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
 
-
-# Footer index items per JSON call while the footer is encoded (as the header's TOC).
-FOOTER_ENCODE_BATCH = 256
 
 
 class EntryName(NamedTuple):
@@ -190,7 +187,8 @@ class ArchiveWriter:
             try:
                 record = encode_listed(self.compressor(), RecordType.FOOTER,
                                        {"extra": dict(extra or {})}, "entries",
-                                       self._footer_items())
+                                       (footer_item(self._closed[entry_id])
+                                        for entry_id in sorted(self._closed)))
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"footer extra is not JSON-serialisable: {exc}") from None
             footer_offset = self._position
@@ -202,13 +200,6 @@ class ArchiveWriter:
             except BaseException as exc:
                 self._failure = exc
                 raise
-
-    def _footer_items(self) -> Iterator[list[dict[str, Any]]]:
-        """The footer's index items by entry id, a few hundred at a time."""
-        ids = sorted(self._closed)
-        for start in range(0, len(ids), FOOTER_ENCODE_BATCH):
-            yield footer_items(self._closed[entry_id]
-                               for entry_id in ids[start:start + FOOTER_ENCODE_BATCH])
 
     # --- used by EntryWriter ------------------------------------------------------------
 
