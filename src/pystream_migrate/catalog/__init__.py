@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from pystream_migrate.catalog.compact import Keeper, forget_extra_deps
+from pystream_migrate.catalog.compact import Keeper
 from pystream_migrate.catalog.dependencies import Dependencies, Dependency
 from pystream_migrate.catalog.prefetch import COMPACT, Prefetch
 from pystream_migrate.catalog.queries import execute, fetch_all
@@ -146,6 +146,5 @@ def read_catalog(conn: psycopg.Connection,
         finally:
             if ctx.prefetch is not None:
                 ctx.prefetch.close()
-    del keeper  # its map of owners
-    forget_extra_deps(entries)
+    del keeper  # its map of owners and extra dependencies
     return Catalog(sort_entries(entries), ctx.unsupported, ctx.warnings)

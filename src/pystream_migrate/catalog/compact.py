@@ -27,7 +27,7 @@ from pystream_migrate.compactentry import CompactEntry
 from pystream_migrate.sqlspool import SqlSpool
 from pystream_migrate.toc import Owners, TocEntry
 
-__all__ = ["Keeper", "forget_extra_deps"]
+__all__ = ["Keeper"]
 
 _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 
@@ -62,10 +62,3 @@ class Keeper:
             return self._shared.setdefault(tuple(values), values)
         except TypeError:  # a list of lists or dicts: kept as it is
             return values
-
-
-def forget_extra_deps(entries: list[TocEntry]) -> None:
-    """Once dependencies are resolved, the extra ones are in ``deps`` (the
-    :class:`Keeper`'s entries have none left: its ``owners`` holds them)."""
-    for e in entries:
-        e.extra_deps = _NONE
