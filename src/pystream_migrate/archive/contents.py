@@ -17,7 +17,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pystream_migrate.archive.byid import ById
 from pystream_migrate.archive.format import MAX_JSON_DEPTH, Footer, FormatViolation, check_depth
@@ -30,7 +30,20 @@ Check = Callable[[Any], bool]
 
 
 def _int(value: Any) -> bool:
+    if type(value) is int:  # the common case first
+        return _I64[0] <= value <= _I64[1]
     return isinstance(value, int) and not isinstance(value, bool) and _I64[0] <= value <= _I64[1]
+
+
+def _ints(value: Any) -> bool:
+    """A list of integers: the common case (only ints) at C speed, by type, min and max."""
+    if not isinstance(value, list):
+        return False
+    if not value:
+        return True
+    if set(map(type, value)) == {int}:
+        return bool(_I64[0] <= min(value) and max(value) <= _I64[1])
+    return all(map(_int, value))
 
 
 def _count(value: Any) -> bool:
@@ -54,7 +67,7 @@ def _optional(check: Check) -> Check:
 
 
 def _list_of(check: Check) -> Check:
-    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+    return lambda value: isinstance(value, list) and all(map(check, value))
 
 
 def _one_of(choices: frozenset[str]) -> Check:
@@ -65,19 +78,34 @@ def _object(value: Any) -> bool:
     return isinstance(value, dict)
 
 
-# (check, what the value must be). None as a value is only allowed where said.
-_TEXT = (_str, "a string")
-_OPT_TEXT = (_optional(_str), "a string or null")
-_INT = (_int, "an integer")
-_OPT_INT = (_optional(_int), "an integer or null")
-_COUNT = (_count, "a non-negative integer")
-_FLAG = (_bool, "true or false")
-_INTS = (_list_of(_int), "a list of integers")
+class _Spec(NamedTuple):
+    """What a member's value must be: ``check`` says whether it is; values of the types
+    in ``sure`` pass without the call (most do: checking a TOC entry is on the dump's
+    and the restore's path once per entry, 300 000 times at 100 000 chunks)."""
+
+    check: Check
+    what: str
+    sure: frozenset[type] = frozenset()
+
+
+def _spec(check: Check, what: str, *sure: type) -> _Spec:
+    return _Spec(check, what, frozenset(sure))
+
+
+# None as a value is only allowed where said.
+_TEXT = _spec(_str, "a string", str)
+_OPT_TEXT = _spec(_optional(_str), "a string or null", str, type(None))
+_INT = _spec(_int, "an integer")
+_OPT_INT = _spec(_optional(_int), "an integer or null", type(None))
+_COUNT = _spec(_count, "a non-negative integer")
+_FLAG = _spec(_bool, "true or false", bool)
+_INTS = _spec(_ints, "a list of integers")
+_OBJECT = _spec(_object, "an object", dict)
 
 ENTRY_REQUIRED = {
-    "kind": (_name, "a non-empty string"),
+    "kind": _spec(_name, "a non-empty string"),
     "name": _TEXT,
-    "section": (_one_of(SECTIONS), "one of " + ", ".join(sorted(SECTIONS))),
+    "section": _spec(_one_of(SECTIONS), "one of " + ", ".join(sorted(SECTIONS))),
 }
 ENTRY_OPTIONAL = {
     "schema": _OPT_TEXT,
@@ -89,13 +117,13 @@ ENTRY_OPTIONAL = {
     "acl_sql": _TEXT,
     "comment_sql": _TEXT,
     "deps": _INTS,
-    "copy": (_optional(_object), "an object or null"),
-    "info": (_object, "an object"),
+    "copy": _spec(_optional(_object), "an object or null", dict, type(None)),
+    "info": _OBJECT,
 }
 COPY_REQUIRED = {
     "schema": _TEXT,
     "table": _TEXT,
-    "columns": (_list_of(_str), "a list of strings"),
+    "columns": _spec(_list_of(_str), "a list of strings"),
 }
 COPY_OPTIONAL = {"where": _OPT_TEXT}
 # The members of "info" that restore, selection and TimescaleDB's handling read.
@@ -104,17 +132,18 @@ INFO_OPTIONAL = {
     "relid": _OPT_INT,
     "table_oid": _OPT_INT,
     "hypertable_relid": _OPT_INT,
-    "ref_table_oids": (_optional(_list_of(_int)), "a list of integers or null"),
-    "est_bytes": (_optional(_count), "a non-negative integer or null"),
+    "ref_table_oids": _spec(_optional(_ints), "a list of integers or null",
+                            type(None)),
+    "est_bytes": _spec(_optional(_count), "a non-negative integer or null", type(None)),
     "est_rows": _OPT_INT,
     "fk_order": _INT,
     "extconfig": _FLAG,
     "chunk": _FLAG,
     "hypertable": _FLAG,
     "after_data": _FLAG,
-    "copy_format": (_one_of(COPY_FORMATS), "text or binary"),
+    "copy_format": _spec(_one_of(COPY_FORMATS), "text or binary"),
     "jobs": _INTS,
-    "features": (_list_of(_str), "a list of strings"),
+    "features": _spec(_list_of(_str), "a list of strings"),
     "schema": _OPT_TEXT,
     "extension": _OPT_TEXT,
     "comment": _OPT_TEXT,
@@ -125,10 +154,10 @@ HEADER_OPTIONAL = {
     "tool_version": _TEXT,
     "created_at": _TEXT,
     "created": _TEXT,  # written next to created_at by earlier dumps
-    "source": (_object, "an object"),
-    "options": (_object, "an object"),
-    "unsupported": (_list_of(_object), "a list of objects"),
-    "warnings": (_list_of(_str), "a list of strings"),
+    "source": _OBJECT,
+    "options": _OBJECT,
+    "unsupported": _spec(_list_of(_object), "a list of objects"),
+    "warnings": _spec(_list_of(_str), "a list of strings"),
 }
 SOURCE_OPTIONAL = {
     "database": _OPT_TEXT,
@@ -137,7 +166,7 @@ SOURCE_OPTIONAL = {
     "encoding": _OPT_TEXT,
     "collate": _OPT_TEXT,
     "ctype": _OPT_TEXT,
-    "extensions": (_object, "an object"),
+    "extensions": _OBJECT,
     "timescaledb": _OPT_TEXT,
     "timescaledb_license": _OPT_TEXT,
 }
@@ -145,8 +174,8 @@ UNSUPPORTED_REQUIRED = {"kind": _TEXT, "name": _TEXT, "reason": _TEXT}
 UNSUPPORTED_OPTIONAL = {"schema": _OPT_TEXT}
 EXTRA_OPTIONAL = {
     "entries": _COUNT,
-    "warnings": (_list_of(_str), "a list of strings"),
-    "dropped_chunks": (_list_of(_object), "a list of objects"),
+    "warnings": _spec(_list_of(_str), "a list of strings"),
+    "dropped_chunks": _spec(_list_of(_object), "a list of objects"),
 }
 DROPPED_REQUIRED = {"entry": _INT, "schema": _OPT_TEXT, "table": _OPT_TEXT}
 
@@ -155,12 +184,14 @@ DROPPED_REQUIRED = {"entry": _INT, "schema": _OPT_TEXT, "table": _OPT_TEXT}
 class _Schema:
     """Members of one kind of JSON object: those it must have, and those it may have."""
 
-    required: Mapping[str, tuple[Check, str]]
-    optional: Mapping[str, tuple[Check, str]]
-    known: Mapping[str, tuple[Check, str]] = field(init=False)
+    required: Mapping[str, _Spec]
+    optional: Mapping[str, _Spec]
+    known: Mapping[str, _Spec] = field(init=False)
+    required_keys: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "known", {**self.optional, **self.required})
+        object.__setattr__(self, "required_keys", frozenset(self.required))
 
 
 ENTRY = _Schema(ENTRY_REQUIRED, ENTRY_OPTIONAL)
@@ -175,17 +206,17 @@ DROPPED = _Schema(DROPPED_REQUIRED, {})
 
 def _members(doc: Mapping[str, Any], where: str, schema: _Schema) -> None:
     """Required members present, known members of their type, the others not too deep."""
-    for key in schema.required:
-        if key not in doc:
-            raise FormatViolation(f'{where} has no "{key}"')
+    if not schema.required_keys <= doc.keys():
+        missing = next(key for key in schema.required if key not in doc)
+        raise FormatViolation(f'{where} has no "{missing}"')
     known = schema.known
     for key, value in doc.items():
         spec = known.get(key)
         if spec is None:
             if isinstance(value, (dict, list)):
                 check_depth(value, MAX_JSON_DEPTH, f'{where}: "{key}"')
-        elif not spec[0](value):
-            raise FormatViolation(f'{where}: "{key}" must be {spec[1]}')
+        elif type(value) not in spec.sure and not spec.check(value):
+            raise FormatViolation(f'{where}: "{key}" must be {spec.what}')
 
 
 def check_entry(entry: Mapping[str, Any]) -> None:

@@ -351,6 +351,9 @@ _DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_no_constan
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def check_depth(value: Any, levels: int, what: str) -> None:
     """``value`` nests at most ``levels`` more lists and objects (iteratively)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
@@ -364,7 +367,8 @@ def check_depth(value: Any, levels: int, what: str) -> None:
             continue
         if depth >= levels:
             raise FormatViolation(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
-        stack.extend((child, depth + 1) for child in children)
+        if not set(map(type, children)) <= _SCALARS:  # most hold scalars only: no walk
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _check_strings(value: Any, what: str) -> None:
