@@ -121,19 +121,23 @@ def test_streamed_on_a_helper_the_compact_results_match_the_leaders(
     assert docs[0] == docs[1]
 
 
-def test_spilled_rows_come_back_whole_in_order_each_time() -> None:
+@pytest.mark.parametrize("hold", [0, SPILL_BATCH, 10 * SPILL_BATCH])
+def test_spilled_rows_come_back_whole_in_order_each_time(hold: int) -> None:
     """Rows over several batches, values of every kind the catalog returns; an empty
-    result; the file is gone once closed."""
+    result; the file is gone once closed. Rows beyond ``hold`` are all in the file
+    (those held before too); up to it, none."""
     count = 2 * SPILL_BATCH + 7
     rows = [{"oid": i, "name": f"t{i}", "parents": [i - 1] if i else [], "comment": None,
              "valid": i % 2 == 0, "reltuples": i / 3} for i in range(count)]
-    with SpilledRows(iter([dict(r) for r in rows])) as spilled:
+    with SpilledRows(iter([dict(r) for r in rows]), hold=hold) as spilled:
+        assert spilled.spilled == (count > hold)
         assert len(spilled) == count
         assert list(spilled) == rows
         assert [r["oid"] for r in spilled] == list(range(count))  # again, from the first
         fh = spilled._file
-    assert fh.closed
-    with SpilledRows(iter([])) as empty:
+        assert spilled._held == [] if count > hold else fh is None
+    assert fh is None or fh.closed
+    with SpilledRows(iter([]), hold=hold) as empty:
         assert list(empty) == [] and list(empty) == [] and len(empty) == 0
 
 
@@ -142,8 +146,9 @@ def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_line_naming_tmpd
     missing = tmp_path / "gone"
     monkeypatch.setattr(tempfile, "tempdir", str(missing))
     with pytest.raises(MigrateError) as caught:
-        SpilledRows(iter([{"oid": 1}]))
+        SpilledRows(iter([{"oid": 1}]), hold=0)
     assert str(missing) in str(caught.value) and "TMPDIR" in (caught.value.hint or "")
     with pytest.raises(MigrateError) as caught:
-        SqlSpool()
+        sql = SqlSpool(hold=0)  # to the file at once: its first read opens it
+        sql.get_all(sql.put(("CREATE TABLE t ()", "", "", "", "")))
     assert str(missing) in str(caught.value) and "TMPDIR" in (caught.value.hint or "")
