@@ -59,7 +59,7 @@ def test_the_sql_text_is_not_held_in_memory() -> None:
     # ~190 B of SQL per entry here: spooled entries hold a file offset instead.
     n = 3000
     plain = _traced(toc.entry_reader(), n)
-    spooled = _traced(entry.entry_reader(), n)
+    spooled = _traced(entry.entry_reader(spool=spool.SqlSpool(hold=0)), n)
     assert plain - spooled > 250, (plain, spooled)
 
 
@@ -134,15 +134,21 @@ def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer()
     the file by the 1 MiB threshold, and entries still buffered when read (the read
     flushes them); assigned texts win over spooled ones."""
     keep = Keeper()  # as the dump keeps its entries: compact, the SQL in its spool
+    keep.spool = spool.SqlSpool(hold=1 << 20)
 
     def read(d: dict[str, Any]) -> toc.TocEntry:
         return keep(toc.TocEntry.from_json(d))
 
     count = 12_000  # ~1.4 MiB of SQL: the first entries are flushed, the last are not
     entries = [read(doc(i)) for i in range(1, count)]
+    assert keep.spool.in_file
     for i in (1, 2, count // 2, count - 2, count - 1):
         assert entries[i - 1].to_json() == toc.TocEntry.from_json(doc(i)).to_json()
     e = entries[5]
+    small = Keeper()  # the spool's default: this much stays in memory, no file at all
+    assert [small(toc.TocEntry.from_json(doc(i))).to_json() for i in range(1, 100)] == [
+        entries[i - 1].to_json() for i in range(1, 100)]
+    assert not small.spool.in_file
     e.comment_sql = "COMMENT ON TABLE x IS 'é';"
     assert e.to_json()["comment_sql"] == "COMMENT ON TABLE x IS 'é';"
     assert e.to_json()["create_sql"] == doc(6)["create_sql"]
@@ -175,8 +181,16 @@ def test_the_dumps_kept_entry_reads_and_sets_as_the_entry_it_was_made_from() -> 
     assert list(keep.owners.extra_deps()) == [(0, ("pg_class", 69999))]
     assert dict(kept.info) == {"relkind": "r", "parents": [1, 2], "oid": 70000}
     assert keep.owners.get("pg_type", 70001) == 0 and keep.owners.get("pg_class", 1) is None
+    # Its document is the same, byte for byte once encoded (its own to_json).
+    want = expected.to_json()
+    want["info"] = {"relkind": "r", "parents": [1, 2], "oid": 70000,
+                    **expected.typed_info()}
+    assert json.dumps(kept.to_json()) == json.dumps(want)
     plain = keep(toc.TocEntry(kind="SCHEMA", schema=None, name="s",
                               section=toc.Section.PRE_DATA))
+    assert json.dumps(plain.to_json()) == json.dumps(
+        toc.TocEntry(kind="SCHEMA", schema=None, name="s",
+                     section=toc.Section.PRE_DATA).to_json())
     assert (plain.create_sql, plain.tablespace, plain.chunk, plain.copy_format,
             plain.split_pre_sql, plain.ref_table_oids) == ("", None, False, "text", None, ())
     # What sort_entries and annotate assign afterwards.
