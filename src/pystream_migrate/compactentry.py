@@ -27,7 +27,7 @@ catalog readers build, as they build them (:meth:`CompactEntry.of`, through
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from pystream_migrate.compactinfo import TupleMapping, shared_keys
 from pystream_migrate.sqlspool import SPOOLED, SqlSpool
@@ -88,8 +88,37 @@ class CompactEntry:
     label = TocEntry.label
     priority = TocEntry.priority
     sql_texts = TocEntry.sql_texts
-    to_json = TocEntry.to_json
-    typed_info = TocEntry.typed_info
+
+    def to_json(self) -> dict[str, Any]:
+        info = dict(zip(self._keys, self._values, strict=True))
+        info.update(self.typed_info())
+        return TocEntry.document(cast(TocEntry, self), info)
+
+    def typed_info(self) -> dict[str, Any]:
+        """As :meth:`TocEntry.typed_info` (same keys, same order), from the slots, mask
+        and rare fields directly: once per entry in the dump's header."""
+        out: dict[str, Any] = {}
+        if self.relid is not None:
+            out["relid"] = self.relid
+        if self.table_oid is not None:
+            out["table_oid"] = self.table_oid
+        rare = self._rare or {}
+        if rare.get("ref_table_oids"):
+            out["ref_table_oids"] = list(rare["ref_table_oids"])
+        mask = self._mask
+        if mask & _FLAG_BIT["extconfig"]:
+            out["extconfig"] = True
+        if rare.get("fk_order", 0) != 0:
+            out["fk_order"] = rare["fk_order"]
+        if self.est_bytes != 0:
+            out["est_bytes"] = self.est_bytes
+        if mask & _FLAG_BIT["chunk"]:
+            out["chunk"] = True
+        if mask & _BINARY:
+            out["copy_format"] = "binary"
+        if mask & _FLAG_BIT["after_data"]:
+            out["after_data"] = True
+        return out
 
     @property
     def info(self) -> MutableMapping[str, Any]:
@@ -149,13 +178,18 @@ class CompactEntry:
                                                entry.copy)
         e.relid, e.table_oid, e.est_bytes = entry.relid, entry.table_oid, entry.est_bytes
         e._keys, e._values = shared_keys(tuple(info)), tuple(info.values())
-        for name in _FLAGS:
-            if getattr(entry, name):
-                e._set_bit(_FLAG_BIT[name], True)
-        e.copy_format = entry.copy_format
-        for name in _RARE:
-            if name != "objects":  # the dump has recorded them (toc.Owners)
-                e._set_rare(name, getattr(entry, name))
+        mask = _FLAG_BIT["chunk"] if entry.chunk else 0
+        if entry.copy_format == "binary":
+            mask |= _BINARY
+        # A TocEntry's other rare fields and flags are in its own _rare dict, when set.
+        for name, value in (entry._rare or {}).items():
+            if name in _FLAG_BIT:
+                mask |= _FLAG_BIT[name] if value else 0
+            else:
+                e._set_rare(name, value)
+        if entry.extra_deps:  # the Keeper has recorded them (toc.Owners) and left none
+            e._set_rare("extra_deps", entry.extra_deps)
+        e._mask = _MASKS[mask]
         e.spool_texts(entry.sql_texts(), spool)
         return e
 

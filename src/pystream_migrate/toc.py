@@ -295,6 +295,10 @@ class TocEntry:
         return self.create_sql, self.owner_sql, self.acl_sql, self.comment_sql, self.drop_sql
 
     def to_json(self) -> dict[str, Any]:
+        return self.document({**self.info, **self.typed_info()})
+
+    def document(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The archive's document of this entry, with ``info`` as its "info"."""
         create, owner, acl, comment, drop = self.sql_texts()
         return {
             "id": self.id,
@@ -311,7 +315,7 @@ class TocEntry:
             "tablespace": self.tablespace,
             "deps": sorted(self.deps),
             "copy": self.copy.to_json() if self.copy else None,
-            "info": {**self.info, **self.typed_info()},
+            "info": info,
         }
 
     def typed_info(self) -> dict[str, Any]:
