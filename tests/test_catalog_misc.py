@@ -333,8 +333,7 @@ def test_table_using_extension_types_needs_the_extension_first(
             "SELECT 'table', 'public.\"Uses Ext\"'::regclass::oid::bigint UNION ALL "
             "SELECT 'trigger', oid::bigint FROM pg_trigger "
             "WHERE tgrelid = 'public.metrics'::regclass AND tgname = 'ts_insert_blocker'")}
-        depend = [(r["catalog"], r["oid"], r["ref_catalog"], r["ref_oid"])
-                  for r in ctx.query("depend")]
+        depend = list(ctx.dependencies())
         conn.rollback()
     # Entries standing for the table and the trigger whatever the other families produce.
     table = TocEntry("TABLE", "public", "probe table", Section.PRE_DATA,
