@@ -25,7 +25,17 @@ from pystream_migrate.archive import (
     StreamEvent,
     open_output,
 )
-from pystream_migrate.archive.format import PREAMBLE, RECORD_HEADER, TRAILER, RecordHeader
+from pystream_migrate.archive.format import (
+    PREAMBLE,
+    RECORD_HEADER,
+    TRAILER,
+    RecordHeader,
+    RecordType,
+    dump_json,
+    pack_record_header,
+    stats_document,
+    stats_json,
+)
 from pystream_migrate.errors import EXIT_ARCHIVE, ArchiveError
 
 HEADER = {"source": {"postgres": "16.2", "timescaledb": "2.14.2"}, "options": {"jobs": 4}}
@@ -790,3 +800,16 @@ def test_the_header_is_parsed_piece_by_piece_whatever_its_layout() -> None:
     assert reader.header["a"] == 1234567
     assert reader.header["options"] == {"note": long_text}
     assert reader.header["source"] == header["source"]
+
+
+def test_the_writers_direct_forms_are_the_documented_ones() -> None:
+    """The entry-end payload and record header are formatted directly on the write path;
+    they must be the bytes the generic forms give (and the reader takes)."""
+    for numbers in ((0, 0, 0, 0), (5, 120, 1, 0xFFFFFFFF), (2**40, 2**62, 7, 12345)):
+        stats = EntryStats(9, *numbers)
+        assert stats_json(stats) == dump_json(stats_document(stats))
+    packed = pack_record_header(RecordType.ENTRY_END, 2**40, 3, 56, 44, 0xDEADBEEF)
+    assert packed == RECORD_HEADER.pack(int(RecordType.ENTRY_END), 0, 0, 2**40, 3, 56, 44,
+                                        0xDEADBEEF, zlib.crc32(packed[:-4]))
+    assert RecordHeader.unpack(packed) == RecordHeader(RecordType.ENTRY_END, 2**40, 3, 56,
+                                                       44, 0xDEADBEEF)

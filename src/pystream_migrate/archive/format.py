@@ -114,18 +114,8 @@ class RecordHeader:
         return RECORD_HEADER.size + self.payload_length
 
     def pack(self) -> bytes:
-        body = RECORD_HEADER.pack(
-            int(self.type),
-            0,
-            0,
-            self.entry_id,
-            self.seq,
-            self.raw_length,
-            self.payload_length,
-            self.payload_crc,
-            0,
-        )[:-4]
-        return body + struct.pack("<I", zlib.crc32(body))
+        return pack_record_header(self.type, self.entry_id, self.seq, self.raw_length,
+                                  self.payload_length, self.payload_crc)
 
     @classmethod
     def unpack(cls, raw: bytes) -> RecordHeader:
@@ -242,6 +232,19 @@ def make_decompressor() -> zstandard.ZstdDecompressor:
     return zstandard.ZstdDecompressor()
 
 
+_HEADER_BODY = struct.Struct("<BBHqIIII")  # RECORD_HEADER without its CRC
+_CRC = struct.Struct("<I")
+
+
+def pack_record_header(record_type: RecordType, entry_id: int, seq: int, raw_length: int,
+                       payload_length: int, payload_crc: int) -> bytes:
+    """A record header's bytes (:class:`RecordHeader` without making one: the writer
+    packs two for each small table)."""
+    body = _HEADER_BODY.pack(record_type, 0, 0, entry_id, seq, raw_length, payload_length,
+                             payload_crc)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
 _ONE_SHOT_MAX = 4 * 1024 * 1024
 
 
@@ -283,8 +286,8 @@ def encode_record(
                  for i in range(0, raw_length, _ONE_SHOT_MAX)]
         parts.append(cobj.flush())
         payload = b"".join(parts)
-    header = RecordHeader(record_type, entry_id, seq, raw_length, len(payload), zlib.crc32(payload))
-    return header.pack(), payload
+    return pack_record_header(record_type, entry_id, seq, raw_length, len(payload),
+                              zlib.crc32(payload)), payload
 
 
 def check_payload(header: RecordHeader, payload: bytes | memoryview) -> None:
@@ -443,6 +446,12 @@ def stats_document(stats: EntryStats) -> dict[str, int]:
         "blocks": stats.blocks,
         "checksum": stats.checksum,
     }
+
+
+def stats_json(stats: EntryStats) -> bytes:
+    """``dump_json(stats_document(stats))``, formatted directly (once per data entry)."""
+    return b'{"rows":%d,"raw_bytes":%d,"blocks":%d,"checksum":%d}' % (
+        stats.rows, stats.raw_bytes, stats.blocks, stats.checksum)
 
 
 _STATS_KEYS = ("rows", "raw_bytes", "blocks", "checksum")

@@ -34,14 +34,13 @@ from pystream_migrate.archive.format import (
     FormatViolation,
     RecordType,
     describe_entry,
-    dump_json,
     encode_record,
     footer_item,
     is_count,
     make_compressor,
     pack_preamble,
     pack_trailer,
-    stats_document,
+    stats_json,
 )
 from pystream_migrate.archive.header import encode_header, encode_listed
 from pystream_migrate.errors import ArchiveError
@@ -209,13 +208,16 @@ class ArchiveWriter:
             self._check_usable()
             return self._write_locked(chunks)
 
-    def _append_end(self, entry: EntryWriter, chunks: tuple[bytes, ...], info: FooterEntry) -> None:
+    def _append_end(self, entry: EntryWriter, last: tuple[bytes, bytes] | None,
+                    end: tuple[bytes, bytes], stats: EntryStats) -> None:
+        """Append an entry's last block (if any) and its entry-end record; index it."""
         with self._lock:
             self._check_usable()
-            offset = self._write_locked(chunks)
-            self._closed.add(FooterEntry(
-                info.stats, info.block_offsets, info.block_lengths, offset, info.end_length
-            ))
+            if last is not None:
+                entry._placed(self._write_locked(last), last)
+            offset = self._write_locked(end)
+            self._closed.add(FooterEntry(stats, entry._offsets, entry._lengths, offset,
+                                         len(end[0]) + len(end[1])))
             del self._open[entry.entry_id]
 
     def _check_usable(self) -> None:
@@ -310,32 +312,30 @@ class EntryWriter:
             return self._stats
         if not is_count(rows):
             raise ValueError("rows must be a non-negative integer")
-        if self._buffer:
-            self._emit(self._buffer)
-            self._buffer = bytearray()
-        stats = EntryStats(
-            self._entry_id, rows, self._raw_bytes, len(self._offsets), self._checksum
-        )
         cctx = self._archive.compressor()
-        record = encode_record(
-            cctx,
-            RecordType.ENTRY_END,
-            self._entry_id,
-            stats.blocks,
-            dump_json(stats_document(stats)),
-        )
-        info = FooterEntry(stats, self._offsets, self._lengths, 0, len(record[0]) + len(record[1]))
-        self._archive._append_end(self, record, info)
+        last = self._record(cctx, self._buffer) if self._buffer else None
+        self._buffer = bytearray()
+        stats = EntryStats(self._entry_id, rows, self._raw_bytes,
+                           len(self._offsets) + (last is not None), self._checksum)
+        end = encode_record(cctx, RecordType.ENTRY_END, self._entry_id, stats.blocks,
+                            stats_json(stats))
+        # One lock and write for both: a small table's whole data is these two records.
+        self._archive._append_end(self, last, end, stats)
         self._stats = stats
         return stats
 
-    def _emit(self, data: bytes | bytearray | memoryview) -> None:
+    def _record(self, cctx: zstandard.ZstdCompressor,
+                data: bytes | bytearray | memoryview) -> tuple[bytes, bytes]:
         seq = len(self._offsets)
         if seq >= _MAX_SEQ:
             raise ValueError(f"{self._archive.describe(self._entry_id)} has too many blocks")
-        cctx = self._archive.compressor()
-        record = encode_record(cctx, RecordType.BLOCK, self._entry_id, seq, data)
-        offset = self._archive._append(record)
+        return encode_record(cctx, RecordType.BLOCK, self._entry_id, seq, data)
+
+    def _emit(self, data: bytes | bytearray | memoryview) -> None:
+        record = self._record(self._archive.compressor(), data)
+        self._placed(self._archive._append(record), record)
+
+    def _placed(self, offset: int, record: tuple[bytes, bytes]) -> None:
         self._offsets.append(offset)
         self._lengths.append(len(record[0]) + len(record[1]))
 
