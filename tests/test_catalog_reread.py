@@ -12,8 +12,8 @@ import pytest
 
 from pystream_migrate.catalog import CatalogContext, read_catalog
 from pystream_migrate.catalog.dependencies import Dependencies
-from pystream_migrate.catalog.prefetch import Prefetch
-from pystream_migrate.catalog.queries import execute, load_sql
+from pystream_migrate.catalog.prefetch import LEADER_FIRST, LEADER_QUERIES, Prefetch
+from pystream_migrate.catalog.queries import execute, fetch_all, load_sql
 from pystream_migrate.catalog.spill import SPILL_BATCH, SpilledRows
 from pystream_migrate.catalog.tables import _compact_column, _merge_extras
 from pystream_migrate.errors import MigrateError
@@ -159,3 +159,25 @@ def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_line_naming_tmpd
         sql = SqlSpool(hold=0)  # to the file at once: its first read opens it
         sql.get_all(sql.put(("CREATE TABLE t ()", "", "", "", "")))
     assert str(missing) in str(caught.value) and "TMPDIR" in (caught.value.hint or "")
+
+
+def test_the_leader_sends_its_later_queries_once_the_first_have_answered(
+        make_db: Callable[..., str]) -> None:
+    """psycopg hands over no pipelined result before every query sent has answered: the
+    leader sends the first families' queries alone, the others after the first take."""
+    dsn = make_db()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (a int); CREATE VIEW v AS SELECT a FROM t")
+    with psycopg.connect(dsn) as conn:
+        views = fetch_all(conn, "views")
+        with conn.pipeline() as pipeline:
+            prefetch = Prefetch([], leader=conn, pipeline=pipeline)
+            try:
+                assert set(prefetch._sent) == set(LEADER_QUERIES[:LEADER_FIRST])
+                assert "views" in prefetch._later and "depend" in prefetch._later
+                assert prefetch.take("schemas")  # public, at least
+                assert "views" in prefetch._sent and not prefetch._later
+                assert prefetch.take("views") == views and len(views) == 1
+                assert len(prefetch.take_compact("depend")) > 0
+            finally:
+                prefetch.close()

@@ -132,8 +132,9 @@ def read_catalog(conn: psycopg.Connection,
     """
     # Pipeline mode: the queries sent ahead travel together; one that needs its answer
     # at once (ctx.query with parameters) still gets it, at the cost of a round trip.
-    with conn.pipeline():
-        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn))
+    with conn.pipeline() as pipeline:
+        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn,
+                                                     pipeline=pipeline))
         keeper = Keeper()
         try:
             entries = collect_entries(ctx, keeper)
