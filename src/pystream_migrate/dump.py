@@ -29,6 +29,7 @@ from pystream_migrate import __version__, portable
 from pystream_migrate.allocator import fix_mmap_threshold, limit_arenas
 from pystream_migrate.archive import ArchiveWriter
 from pystream_migrate.archive.format import DEFAULT_LEVEL
+from pystream_migrate.archive.writer import EntryName
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
 from pystream_migrate.connection import connect, describe_target
@@ -345,6 +346,12 @@ def _documents(entries: list[TocEntry]) -> Iterator[dict[str, Any]]:
         yield entries.pop().to_json()
 
 
+def _abort(writer: ArchiveWriter | None, out: _Output) -> None:
+    if writer is not None:
+        writer.abort()
+    out.abort()
+
+
 def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
           opts: DumpOptions, log: Log) -> DumpResult:
     snapshot, facts, tsinfo, roles, catalog = _snapshot_and_catalog(leader, readers, opts,
@@ -382,15 +389,26 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     dropped: list[TocEntry] = []
     warnings = list(catalog.warnings)
     out = _Output(opts.file)
+    writer: ArchiveWriter | None = None
     try:
         entry_count = len(entries)
         catalog.entries = []
-        writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress)
+        # The header is encoded by a child process while the workers copy (headerjob.py):
+        # the writer gets each id with its data entry's name from here.
+        names = {e.id: EntryName(e.kind, e.schema, e.name) if e.copy is not None else None
+                 for e in entries}
+        writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
+                               names=names)
+        # Encoded by the child (or here, letting go of each entry): only the data
+        # entries stay, in ``data``; the memory freed holds the data phase's.
+        del names
+        entries.clear()
         with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(entry_size(e) for e in data),
                            total_entries=len(data))
             copier = Copier(writer, progress, snapshot, log, opts.verbose)
             copy_all(copier, leader, readers, data)
+            writer.wait_header()  # a failure to write it stops this phase
             stats, dropped = copier.stats, copier.dropped
         for e in dropped:
             warnings.append(f"{e.label} was dropped while the dump ran (a retention policy "
@@ -403,13 +421,13 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
         })
         out.commit()
     except OSError as exc:
-        out.abort()
+        _abort(writer, out)
         raise _write_error(exc, opts.file) from None
     except KeyboardInterrupt as exc:
-        out.abort()
+        _abort(writer, out)
         raise out.interrupted(exc) from None
     except BaseException:
-        out.abort()
+        _abort(writer, out)
         raise
     leader.rollback()
     rows = sum(s.rows for s in stats)

@@ -14,7 +14,7 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, BinaryIO, NamedTuple
@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, NamedTuple
 import zstandard
 
 from pystream_migrate import __version__
+from pystream_migrate.archive import headerjob
 from pystream_migrate.archive.contents import TocIndex, check_footer, check_header, holds_data
 from pystream_migrate.archive.footerindex import FooterIndex
 from pystream_migrate.archive.format import (
@@ -46,6 +47,12 @@ from pystream_migrate.archive.header import encode_header, encode_listed
 from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
+# Compressed data kept while the header is encoded by a child (headerjob.py) before the
+# workers wait for it: 4 000 small chunks are ~1.5 MB; a large table fills it in
+# seconds, then waits as it did before the header moved to the child. Each record kept
+# also costs a closure and its bytes objects: HELD_ITEM bytes are counted for those.
+HELD_MAX = 16 << 20
+HELD_ITEM = 400
 
 
 
@@ -63,6 +70,33 @@ def _name_if_data(doc: dict[str, Any]) -> EntryName | None:
     if doc.get("copy") is None:
         return None
     return EntryName(doc.get("kind"), doc.get("schema"), doc.get("name"))
+
+
+def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], level: int,
+                    kept: dict[int, Any] | None = None) -> tuple[bytes, ...]:
+    """The header record; each TOC document is checked as it is encoded (what a reader
+    would refuse is never written) and ``kept`` gets every id with its data entry's
+    name. Raises ValueError."""
+    index = TocIndex(keep=_name_if_data)
+    try:
+        check_header(document)
+        record = encode_header(make_compressor(level), document, toc, index.add)
+        if kept is not None:
+            kept.update(index.finish())
+        else:
+            index.finish()  # the dependency check
+    except FormatViolation as exc:
+        raise ValueError(f"invalid header or TOC: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
+    return record
+
+
+def _again(exc: BaseException) -> BaseException:
+    """A new exception like ``exc``, for another thread to raise (OSError: its errno)."""
+    if isinstance(exc, OSError):
+        return type(exc)(exc.errno, exc.strerror) if exc.errno else type(exc)(str(exc))
+    return type(exc)(str(exc))
 
 
 def open_output(path: str) -> BinaryIO:
@@ -89,7 +123,12 @@ class ArchiveWriter:
         *,
         level: int = DEFAULT_LEVEL,
         block_size: int = DEFAULT_BLOCK_SIZE,
+        names: Mapping[int, EntryName | None] | None = None,
     ) -> None:
+        """``names``: every TOC id with its data entry's name (None for the others), as
+        the TOC's documents will give them. With it, the header is encoded by a forked
+        child where that is safe (``headerjob.py``) and the data written meanwhile
+        waits in memory, up to HELD_MAX; :meth:`finish` raises what the child found."""
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
@@ -97,28 +136,11 @@ class ArchiveWriter:
         document = dict(header)
         document.setdefault("tool_version", __version__)
         document.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
-        # Each TOC document is checked as it is encoded, and only its name is kept (for a
-        # data entry: what open_entry and the footer need); what a reader would refuse
-        # is never written.
-        index = TocIndex(keep=_name_if_data)
-        try:
-            check_header(document)
-            record = encode_header(make_compressor(level), document, toc,
-                                   index.add)
-            kept = index.finish()
-        except FormatViolation as exc:
-            raise ValueError(f"invalid header or TOC: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
-        # Every id, for open_entry's message (8 bytes each, sorted); the names of the
-        # data entries only (a dump has 100 000s of the others).
-        self._ids = array("q", sorted(kept))
-        self._toc: dict[int, EntryName] = {k: v for k, v in kept.items() if v is not None}
-        del kept
         self._file = fileobj
         self._level = level
         self._block_size = block_size
         self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # the header is written
         self._local = threading.local()
         self._position = 0
         self._failure: BaseException | None = None
@@ -127,7 +149,64 @@ class ArchiveWriter:
         # The closed entries' footer items, in arrays (~90 bytes each instead of ~500:
         # 100 000 of them at 100 000 chunks).
         self._closed = FooterIndex()
-        self._append((pack_preamble(), *record))
+        # While the header is encoded elsewhere: the appends that wait for it, in order.
+        self._held: list[Callable[[], None]] | None = None
+        self._held_bytes = 0
+        self._job: headerjob.HeaderJob | None = None
+        self._header_error: BaseException | None = None
+        if names is not None:
+            self._held = []
+            self._index(names)
+            self._job = headerjob.start(lambda: _encode_checked(document, toc, level),
+                                        self._header_done)
+            if self._job is not None:
+                return
+            self._held = None
+        kept: dict[int, Any] = {}
+        record = _encode_checked(document, toc, level, kept)
+        if names is None:
+            self._index(kept)
+        del kept
+        self._append_raw((pack_preamble(), *record))
+
+    def _index(self, kept: Mapping[int, Any]) -> None:
+        # Every id, for open_entry's message (8 bytes each, sorted); the names of the
+        # data entries only (a dump has 100 000s of the others).
+        self._ids = array("q", sorted(kept))
+        self._toc: dict[int, EntryName] = {k: v for k, v in kept.items() if v is not None}
+
+    def _header_done(self, record: headerjob.Record | None,
+                     error: BaseException | None) -> None:
+        """The child's header (or its error) arrived: write it, then what waited. What
+        fails here (the child's ValueError, a full disk) no writer saw: each raises it."""
+        with self._lock:
+            try:
+                if error is not None:
+                    raise error
+                if self._failure is None and record is not None:
+                    self._write_locked((pack_preamble(), *record))
+                    for append in self._held or ():
+                        append()
+            except BaseException as exc:
+                self._header_error = exc
+                self._failure = self._failure or exc
+            finally:
+                self._held = None
+                self._ready.notify_all()
+
+    def wait_header(self) -> None:
+        """Wait until the header is written (encoded by a child: see ``names``); raise
+        what stopped it."""
+        if self._job is not None:
+            self._job.wait()
+        with self._lock:
+            self._check_usable()
+
+    def abort(self) -> None:
+        """Stop encoding the header in the background, if it still runs (the dump
+        failed: what is written is thrown away)."""
+        if self._job is not None:
+            self._job.kill()
 
     @property
     def bytes_written(self) -> int:
@@ -171,6 +250,7 @@ class ArchiveWriter:
         Every opened entry must have been closed; otherwise the archive would be
         incomplete and :class:`ArchiveError` names the entries.
         """
+        self.wait_header()
         with self._lock:
             self._check_usable()
             if self._open:
@@ -202,25 +282,51 @@ class ArchiveWriter:
 
     # --- used by EntryWriter ------------------------------------------------------------
 
-    def _append(self, chunks: tuple[bytes, ...]) -> int:
+    def _append_raw(self, chunks: tuple[bytes, ...]) -> int:
         """Append ``chunks`` as one unit; return the offset of the first byte."""
         with self._lock:
             self._check_usable()
             return self._write_locked(chunks)
+
+    def _append(self, entry: EntryWriter, record: tuple[bytes, bytes]) -> None:
+        """Append a block of ``entry`` (now, or once the header is written)."""
+        with self._lock:
+            self._check_usable()
+
+            def append() -> None:
+                entry._placed(self._write_locked(record), record)
+            self._now_or_held(append, len(record[1]))
 
     def _append_end(self, entry: EntryWriter, last: tuple[bytes, bytes] | None,
                     end: tuple[bytes, bytes], stats: EntryStats) -> None:
         """Append an entry's last block (if any) and its entry-end record; index it."""
         with self._lock:
             self._check_usable()
-            if last is not None:
-                entry._placed(self._write_locked(last), last)
-            offset = self._write_locked(end)
-            self._closed.add(FooterEntry(stats, entry._offsets, entry._lengths, offset,
-                                         len(end[0]) + len(end[1])))
             del self._open[entry.entry_id]
 
+            def append() -> None:
+                if last is not None:
+                    entry._placed(self._write_locked(last), last)
+                offset = self._write_locked(end)
+                self._closed.add(FooterEntry(stats, entry._offsets, entry._lengths, offset,
+                                             len(end[0]) + len(end[1])))
+            self._now_or_held(append, len(end[1]) + (len(last[1]) if last else 0))
+
+    def _now_or_held(self, append: Callable[[], None], size: int) -> None:
+        """Run ``append`` (under the lock), or keep it for when the header is written;
+        past HELD_MAX bytes kept, wait for that."""
+        if self._held is None:
+            append()
+            return
+        self._held.append(append)
+        self._held_bytes += size + HELD_ITEM
+        while self._held is not None and self._held_bytes > HELD_MAX:
+            self._ready.wait()
+        self._check_usable()
+
     def _check_usable(self) -> None:
+        if self._header_error is not None:  # as if this thread had met it
+            raise _again(self._header_error)
         if self._failure is not None:
             raise ArchiveError(
                 f"cannot write to the archive: an earlier write failed ({self._failure!r})",
@@ -263,6 +369,7 @@ class EntryWriter:
         self._raw_bytes = 0
         self._checksum = 0
         self._offsets: array[int] = array("Q")
+        self._blocks = 0  # made so far; their offsets come once they are written
         self._lengths: array[int] = array("Q")
         self._stats: EntryStats | None = None
 
@@ -316,7 +423,7 @@ class EntryWriter:
         last = self._record(cctx, self._buffer) if self._buffer else None
         self._buffer = bytearray()
         stats = EntryStats(self._entry_id, rows, self._raw_bytes,
-                           len(self._offsets) + (last is not None), self._checksum)
+                           self._blocks, self._checksum)
         end = encode_record(cctx, RecordType.ENTRY_END, self._entry_id, stats.blocks,
                             stats_json(stats))
         # One lock and write for both: a small table's whole data is these two records.
@@ -326,14 +433,14 @@ class EntryWriter:
 
     def _record(self, cctx: zstandard.ZstdCompressor,
                 data: bytes | bytearray | memoryview) -> tuple[bytes, bytes]:
-        seq = len(self._offsets)
+        seq = self._blocks
         if seq >= _MAX_SEQ:
             raise ValueError(f"{self._archive.describe(self._entry_id)} has too many blocks")
+        self._blocks += 1
         return encode_record(cctx, RecordType.BLOCK, self._entry_id, seq, data)
 
     def _emit(self, data: bytes | bytearray | memoryview) -> None:
-        record = self._record(self._archive.compressor(), data)
-        self._placed(self._archive._append(record), record)
+        self._archive._append(self, self._record(self._archive.compressor(), data))
 
     def _placed(self, offset: int, record: tuple[bytes, bytes]) -> None:
         self._offsets.append(offset)

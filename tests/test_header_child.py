@@ -1,0 +1,111 @@
+"""The header encoded by a forked child while data is written (archive/headerjob.py):
+the archive must be the one the writer makes alone, byte for byte (no server)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pystream_migrate.archive import ArchiveReader, ArchiveWriter, headerjob, writer
+from pystream_migrate.archive.writer import EntryName
+
+from .test_archive import make_toc, payload
+
+HEADER = {"source": {"postgres": "15"}, "created_at": "2026-11-30T00:00:00+00:00"}
+
+
+def _names(toc: list[dict[str, Any]]) -> dict[int, EntryName | None]:
+    return {d["id"]: EntryName(d["kind"], d["schema"], d["name"]) if d.get("copy") else None
+            for d in toc}
+
+
+def _slow(toc: list[dict[str, Any]], pause: float) -> Iterator[dict[str, Any]]:
+    """The TOC's documents after a pause: read by the child, the writes come first."""
+    time.sleep(pause)
+    yield from toc
+
+
+def _write(toc: list[dict[str, Any]], data: dict[int, bytes], *, child: bool,
+           pause: float = 0.0) -> tuple[bytes, ArchiveWriter]:
+    out = io.BytesIO()
+    w = ArchiveWriter(out, HEADER, _slow(toc, pause) if child else toc, block_size=1000,
+                      names=_names(toc) if child else None)
+    for entry_id, raw in data.items():
+        e = w.open_entry(entry_id)
+        e.write(raw)
+        e.close(raw.count(b"\n"))
+    w.finish({"entries": len(toc)})
+    return out.getvalue(), w
+
+
+def test_the_childs_header_makes_the_same_archive_byte_for_byte() -> None:
+    toc = make_toc(300, data=set(range(100, 300)))
+    # Entries of several blocks (block_size 1000): their sequence numbers are given as
+    # the blocks are made, not as they are written once the header is.
+    data = {i: payload(i, 40 if i % 3 else 3500) for i in range(100, 300)}
+    alone, _ = _write(toc, data, child=False)
+    with_child, w = _write(toc, data, child=True, pause=0.3)
+    assert w._job is not None, "no child: this test would test nothing"
+    assert with_child == alone
+    with ArchiveReader(io.BytesIO(with_child), name="child.psm") as r:
+        assert {i: b"".join(r.read_entry(i)) for i in data} == data
+
+
+def test_what_the_child_finds_wrong_is_raised_as_the_writer_alone_raises_it() -> None:
+    toc = make_toc(50)
+    toc[7]["name"] = 5  # not a string: the format check refuses it
+    with pytest.raises(ValueError) as alone:
+        ArchiveWriter(io.BytesIO(), HEADER, toc)
+    out = io.BytesIO()
+    w = ArchiveWriter(out, HEADER, iter(toc), names=_names(toc))
+    assert w._job is not None
+    e = w.open_entry(1)  # data written meanwhile waits, then is dropped
+    e.write(b"1\n")
+    with pytest.raises(ValueError) as raised:
+        e.close(1)
+        w.finish()
+    assert str(raised.value) == str(alone.value) and '"name" must be a string' in str(
+        alone.value)
+
+
+def test_writers_wait_past_the_bound_and_lose_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer, "HELD_MAX", 1)  # every record past the first waits
+    toc = make_toc(40)
+    data = {i: payload(i, 500) for i in range(1, 41)}
+    out = io.BytesIO()
+    w = ArchiveWriter(out, HEADER, _slow(toc, 0.2), names=_names(toc))
+    assert w._job is not None
+
+    def work(ids: range) -> None:
+        for i in ids:
+            e = w.open_entry(i)
+            e.write(data[i])
+            e.close(1)
+
+    threads = [threading.Thread(target=work, args=(range(k, 41, 2),)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.finish()
+    with ArchiveReader(io.BytesIO(out.getvalue()), name="held.psm") as r:
+        assert {i: b"".join(r.read_entry(i)) for i in data} == data
+
+
+def test_no_child_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert headerjob.start(lambda: (b"x",), lambda record, error: None) is None
+        toc = make_toc(5)
+        w = ArchiveWriter(io.BytesIO(), HEADER, toc, names=_names(toc))
+        assert w._job is None  # encoded here, as before
+    finally:
+        stop.set()
+        other.join()
