@@ -1,12 +1,19 @@
 """The header encoded by a forked child while data is written (archive/headerjob.py):
-the archive must be the one the writer makes alone, byte for byte (no server)."""
+the archive must be the one the writer makes alone, byte for byte (no server).
+
+The writer forks only when no other thread runs, which a test process full of other
+tests' threads cannot promise: each case runs in a fresh interpreter (``_fresh``).
+"""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,7 +50,27 @@ def _write(toc: list[dict[str, Any]], data: dict[int, bytes], *, child: bool,
     return out.getvalue(), w
 
 
+def _fresh(case: str) -> None:
+    """Run ``case`` (a function of this module) in a new single-threaded interpreter."""
+    res = subprocess.run([sys.executable, "-c", f"from tests.test_header_child import "
+                          f"{case}; {case}()"], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+
+
 def test_the_childs_header_makes_the_same_archive_byte_for_byte() -> None:
+    _fresh("same_bytes")
+
+
+def test_what_the_child_finds_wrong_is_raised_as_the_writer_alone_raises_it() -> None:
+    _fresh("child_error")
+
+
+def test_writers_wait_past_the_bound_and_lose_nothing() -> None:
+    _fresh("held_bound")
+
+
+def same_bytes() -> None:
     toc = make_toc(300, data=set(range(100, 300)))
     # Entries of several blocks (block_size 1000): their sequence numbers are given as
     # the blocks are made, not as they are written once the header is.
@@ -56,7 +83,7 @@ def test_the_childs_header_makes_the_same_archive_byte_for_byte() -> None:
         assert {i: b"".join(r.read_entry(i)) for i in data} == data
 
 
-def test_what_the_child_finds_wrong_is_raised_as_the_writer_alone_raises_it() -> None:
+def child_error() -> None:
     toc = make_toc(50)
     toc[7]["name"] = 5  # not a string: the format check refuses it
     with pytest.raises(ValueError) as alone:
@@ -73,8 +100,8 @@ def test_what_the_child_finds_wrong_is_raised_as_the_writer_alone_raises_it() ->
         alone.value)
 
 
-def test_writers_wait_past_the_bound_and_lose_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writer, "HELD_MAX", 1)  # every record past the first waits
+def held_bound() -> None:
+    writer.HELD_MAX = 1  # every record past the first waits
     toc = make_toc(40)
     data = {i: payload(i, 500) for i in range(1, 41)}
     out = io.BytesIO()
