@@ -510,3 +510,19 @@ def test_condition_and_fk_level_helpers() -> None:
     assert levels == {1: 0, 2: 1, 3: 2, 4: 0} and cyclic == []
     levels, cyclic = fk_levels([1, 2], [(1, 2), (2, 1)])
     assert sorted(levels.values()) == [0, 1] and cyclic
+
+
+@pytest.mark.parametrize("timescaledb", [False, True])
+def test_the_dumps_source_facts_give_timescaledbs_as_extension_info_does(
+        make_db: Callable[..., str], timescaledb: bool) -> None:
+    """The dump reads TimescaleDB's version, license and schema with the source's facts
+    (one round trip instead of three)."""
+    from pystream_migrate.dump import _source_facts
+    from pystream_migrate.timescale import extension_info
+
+    with psycopg.connect(make_db(timescaledb=timescaledb)) as conn:
+        facts, info = _source_facts(conn)
+        assert info == extension_info(conn)
+    assert (info.version is not None) == timescaledb == ("timescaledb" in facts["extensions"])
+    if timescaledb:
+        assert info.license in ("apache", "timescale") and info.schema

@@ -47,7 +47,6 @@ from pystream_migrate.session import begin_snapshot, configure_reader
 from pystream_migrate.timescale import (
     TimescaleInfo,
     annotate,
-    extension_info,
     inspect_source,
     relation_roles,
 )
@@ -119,16 +118,24 @@ def run_dump(args: argparse.Namespace) -> int:
     return 0
 
 
-def _source_facts(conn: psycopg.Connection) -> dict[str, Any]:
-    row = conn.execute(  # one query, one round trip
+def _source_facts(conn: psycopg.Connection) -> tuple[dict[str, Any], TimescaleInfo]:
+    """The header's "source" facts and TimescaleDB's (what timescale.extension_info
+    reads, in two more round trips): one query, one round trip."""
+    row = conn.execute(
         "SELECT current_database(), pg_catalog.current_setting('server_version'), "
         "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype, "
         "(SELECT pg_catalog.json_object_agg(extname, extversion) "
-        "FROM pg_catalog.pg_extension) "
+        "FROM pg_catalog.pg_extension), "
+        "(SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'), "
+        "pg_catalog.current_setting('timescaledb.license', true) "
         "FROM pg_catalog.pg_database WHERE datname = current_database()"
     ).fetchone()
     assert row is not None
     exts: dict[str, str] = dict(row[5] or {})
+    version = exts.get("timescaledb")
+    tsinfo = (TimescaleInfo(str(version), row[7], str(row[6])) if version is not None
+              else TimescaleInfo(None, None, None))
     return {
         "database": row[0],
         "server_version": row[1],
@@ -137,7 +144,7 @@ def _source_facts(conn: psycopg.Connection) -> dict[str, Any]:
         "collate": row[3],
         "ctype": row[4],
         "extensions": exts,
-    }
+    }, tsinfo
 
 
 def _lock_tables(conn: psycopg.Connection, skip: list[int]) -> int:
@@ -313,8 +320,7 @@ def _read_source(
             if helpers:  # each import is a round trip: all at once
                 with ThreadPoolExecutor(len(helpers)) as pool:
                     list(pool.map(begin_snapshot, helpers, [snapshot] * len(helpers)))
-            facts = _source_facts(leader)
-            tsinfo = extension_info(leader)
+            facts, tsinfo = _source_facts(leader)
             roles = relation_roles(leader, tsinfo)
             locked = _lock_tables(leader, roles.chunk_relids())
             log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
