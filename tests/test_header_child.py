@@ -70,6 +70,25 @@ def test_writers_wait_past_the_bound_and_lose_nothing() -> None:
     _fresh("held_bound")
 
 
+def test_a_fork_that_fails_leaves_the_header_to_the_writer() -> None:
+    _fresh("fork_fails")
+
+
+def fork_fails() -> None:
+    import errno
+    import os
+
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    os.fork = no_fork
+    toc = make_toc(20)
+    data = {i: payload(i, 300) for i in range(1, 21)}
+    alone, _ = _write(toc, data, child=False)
+    without, w = _write(toc, data, child=True)
+    assert w._job is None and without == alone
+
+
 def same_bytes() -> None:
     toc = make_toc(300, data=set(range(100, 300)))
     # Entries of several blocks (block_size 1000): their sequence numbers are given as

@@ -51,7 +51,12 @@ class HeaderJob:
     def __init__(self, encode: Callable[[], Record],
                  done: Callable[[Record | None, BaseException | None], None]) -> None:
         read_fd, write_fd = os.pipe()
-        self._pid = os.fork()
+        try:
+            self._pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
         if self._pid == 0:  # the child: never returns
             os.close(read_fd)
             _child(encode, write_fd)
@@ -122,4 +127,7 @@ def start(encode: Callable[[], Record],
     (no ``fork``, or other threads alive): the caller then encodes by itself."""
     if not hasattr(os, "fork") or not _only_thread():
         return None
-    return HeaderJob(encode, done)
+    try:
+        return HeaderJob(encode, done)
+    except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): do it here
+        return None
