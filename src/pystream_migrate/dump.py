@@ -409,6 +409,8 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
         # entries stay, in ``data``; the memory freed holds the data phase's.
         del names
         entries.clear()
+        log("header and TOC: " + ("encoded by a child process while the data is copied"
+                                  if writer.header_in_child else "written"))
         with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(entry_size(e) for e in data),
                            total_entries=len(data))

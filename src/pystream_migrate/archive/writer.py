@@ -194,6 +194,11 @@ class ArchiveWriter:
                 self._held = None
                 self._ready.notify_all()
 
+    @property
+    def header_in_child(self) -> bool:
+        """Whether a forked child encodes the header (see ``names``)."""
+        return self._job is not None
+
     def wait_header(self) -> None:
         """Wait until the header is written (encoded by a child: see ``names``); raise
         what stopped it."""
