@@ -146,7 +146,8 @@ def measure(a: argparse.Namespace, admin_dsn: str, rtts: list[tuple[float, int, 
     def report() -> dict[str, Any]:
         machine["loadavg_end"] = os.getloadavg()
         return {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                "jobs": a.jobs, "rtts": rtts, "machine": machine, "dataset": dataset,
+                "jobs": a.jobs, "rtts": rtts, "direct": a.direct, "machine": machine,
+                "dataset": dataset,
                 "measurements": results, "summary": summarise(results, rtts)}
 
     with (_Direct() if a.direct else
@@ -338,6 +339,9 @@ def markdown(report: dict[str, Any]) -> str:
                   for rtt, c in pipe.items()
                   for d, ph in zip(c.get("dump_side_wall_s", []), c.get("restore_phases_s", []),
                                    strict=False)]
+    if report.get("direct"):
+        lines += ["", "Every tool connected straight to the server (--direct): no proxy, "
+                  "round trips not counted (0 above)."]
     lines += ["", "Round trips: request/response turns counted by the proxy, summed over "
               "every connection of the operation (connection set-up included). The ratio to "
               "the baseline is pystream-migrate's time / the baseline's time in the same "
