@@ -352,6 +352,40 @@ def _documents(entries: list[TocEntry]) -> Iterator[dict[str, Any]]:
         yield entries.pop().to_json()
 
 
+def _header(facts: dict[str, Any], tsinfo: TimescaleInfo, opts: DumpOptions,
+            catalog: Catalog) -> dict[str, Any]:
+    """The archive header's document, without its TOC."""
+    return {
+        "tool": "pystream-migrate",
+        "tool_version": __version__,
+        "source": {**facts, "timescaledb": tsinfo.version,
+                   "timescaledb_license": tsinfo.license},
+        "portable": opts.portable,
+        "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,
+                    "copy_format": opts.copy_format, "compress": opts.compress},
+        "unsupported": [u.to_json() for u in catalog.unsupported],
+        "warnings": list(catalog.warnings),
+    }
+
+
+def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
+                 opts: DumpOptions, log: Log) -> ArchiveWriter:
+    """The archive's writer, its header on the way; ``entries`` is emptied."""
+    # The header is encoded by a child process while the workers copy (headerjob.py):
+    # the writer gets each id with its data entry's name from here.
+    names = {e.id: EntryName(e.kind, e.schema, e.name) if e.copy is not None else None
+             for e in entries}
+    writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
+                           names=names)
+    # Encoded by the child (or here, letting go of each entry): only the data entries
+    # stay, in the caller's ``data``; the memory freed holds the data phase's.
+    del names
+    entries.clear()
+    log("header and TOC: " + ("encoded by a child process while the data is copied"
+                              if writer.header_in_child else "written"))
+    return writer
+
+
 def _abort(writer: ArchiveWriter | None, out: _Output) -> None:
     if writer is not None:
         writer.abort()
@@ -381,17 +415,7 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     log(f"catalog: {len(entries)} entries, {len(data)} with data, "
         f"{len(catalog.unsupported)} unsupported")
 
-    header = {
-        "tool": "pystream-migrate",
-        "tool_version": __version__,
-        "source": {**facts, "timescaledb": tsinfo.version,
-                   "timescaledb_license": tsinfo.license},
-        "portable": opts.portable,
-        "options": {"schema_only": opts.schema_only, "data_only": opts.data_only,
-                    "copy_format": opts.copy_format, "compress": opts.compress},
-        "unsupported": [u.to_json() for u in catalog.unsupported],
-        "warnings": list(catalog.warnings),
-    }
+    header = _header(facts, tsinfo, opts, catalog)
     dropped: list[TocEntry] = []
     warnings = list(catalog.warnings)
     out = _Output(opts.file)
@@ -399,18 +423,7 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     try:
         entry_count = len(entries)
         catalog.entries = []
-        # The header is encoded by a child process while the workers copy (headerjob.py):
-        # the writer gets each id with its data entry's name from here.
-        names = {e.id: EntryName(e.kind, e.schema, e.name) if e.copy is not None else None
-                 for e in entries}
-        writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
-                               names=names)
-        # Encoded by the child (or here, letting go of each entry): only the data
-        # entries stay, in ``data``; the memory freed holds the data phase's.
-        del names
-        entries.clear()
-        log("header and TOC: " + ("encoded by a child process while the data is copied"
-                                  if writer.header_in_child else "written"))
+        writer = _open_writer(out, header, entries, opts, log)
         with make_progress(opts.progress) as progress:
             progress.phase("dump", total_bytes=sum(entry_size(e) for e in data),
                            total_entries=len(data))
