@@ -74,6 +74,38 @@ def test_a_fork_that_fails_leaves_the_header_to_the_writer() -> None:
     _fresh("fork_fails")
 
 
+def test_a_sigterm_during_the_fork_is_raised_and_stops_the_child() -> None:
+    _fresh("signal_in_fork")
+
+
+def signal_in_fork() -> None:
+    """A SIGTERM that lands in fork's own hooks (here: sent by one) was printed and
+    dropped by Python, and the dump ran on to its end; it must be raised."""
+    import os
+    import signal
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    signal.signal(signal.SIGTERM, stop)
+    os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    toc = make_toc(20)
+    try:
+        ArchiveWriter(io.BytesIO(), HEADER, _slow(toc, 0.5), names=_names(toc))
+    except Stop:
+        pass
+    else:
+        raise AssertionError("the SIGTERM sent during the fork was lost")
+    try:  # the child was stopped and reaped
+        os.waitpid(-1, os.WNOHANG)
+        raise AssertionError("a child process is left")
+    except ChildProcessError:
+        pass
+
+
 def fork_fails() -> None:
     import errno
     import os

@@ -27,6 +27,7 @@ from collections.abc import Callable
 Record = tuple[bytes, ...]
 
 _OK, _FAILED = b"H", b"E"  # the first byte through the pipe: the record, or an error
+_STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _only_thread() -> bool:
@@ -49,7 +50,10 @@ class HeaderJob:
     with the record or the error as soon as the child has finished."""
 
     def __init__(self, encode: Callable[[], Record],
-                 done: Callable[[Record | None, BaseException | None], None]) -> None:
+                 done: Callable[[Record | None, BaseException | None], None],
+                 mask: set[int | signal.Signals]) -> None:
+        """Call with SIGINT and SIGTERM blocked (see :func:`start`); ``mask`` is the
+        signal mask to restore, which the child does at once."""
         read_fd, write_fd = os.pipe()
         try:
             self._pid = os.fork()
@@ -59,6 +63,7 @@ class HeaderJob:
             raise
         if self._pid == 0:  # the child: never returns
             os.close(read_fd)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             _child(encode, write_fd)
         os.close(write_fd)
         self._done = done
@@ -125,9 +130,22 @@ def start(encode: Callable[[], Record],
           done: Callable[[Record | None, BaseException | None], None]) -> HeaderJob | None:
     """A :class:`HeaderJob` for ``encode``, or None where a child cannot be forked safely
     (no ``fork``, or other threads alive): the caller then encodes by itself."""
-    if not hasattr(os, "fork") or not _only_thread():
+    if not hasattr(os, "fork") or not hasattr(signal, "pthread_sigmask") or not _only_thread():
         return None
+    # A signal handled inside fork's own hooks (logging's at-fork lock release) would be
+    # printed and dropped: a SIGTERM then let the dump run to its end. Blocked across the
+    # fork, it is handled once the job is whole, and stops the child too.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    job = None
     try:
-        return HeaderJob(encode, done)
+        job = HeaderJob(encode, done, mask)
     except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): do it here
-        return None
+        pass
+    finally:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        except BaseException:  # the signal that waited, raised here
+            if job is not None:
+                job.kill()
+            raise
+    return job
