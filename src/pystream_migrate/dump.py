@@ -212,12 +212,19 @@ class _Output:
             return
         self.final, in_place = _destination(path)
         target = self.final if in_place else self.final + ".partial"
+        # Known before the file exists: an interrupt (SIGTERM, Ctrl-C) that lands as it
+        # is made, before the caller's handler covers it, still removes it.
+        self.tmp = None if in_place else target
         try:
             self.fh = open(target, "wb")  # noqa: SIM115 - closed in commit/abort
         except OSError as exc:
+            self.tmp = None
             raise MigrateError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if not in_place:
-            self.tmp = target
+        except KeyboardInterrupt as exc:
+            if self.tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.tmp)
+            raise self.interrupted(exc) from None
 
     def commit(self) -> None:
         self.fh.flush()
