@@ -203,30 +203,30 @@ class _Output:
     renamed; or anything else (a FIFO, a device, ``/dev/fd/N``), written in place."""
 
     def __init__(self, path: str) -> None:
+        """Nothing is made yet (:meth:`open`): the caller holds this object before any
+        file exists, so that an interrupt landing anywhere after can remove it."""
         self.path = path
-        self.fh: BinaryIO
+        self.fh: BinaryIO | None = None
         self.tmp: str | None = None
         self.final = path
-        if path == "-":
+
+    def open(self) -> None:
+        if self.path == "-":
             self.fh = sys.stdout.buffer
             return
-        self.final, in_place = _destination(path)
+        self.final, in_place = _destination(self.path)
         target = self.final if in_place else self.final + ".partial"
         # Known before the file exists: an interrupt (SIGTERM, Ctrl-C) that lands as it
-        # is made, before the caller's handler covers it, still removes it.
+        # is made still removes it (abort).
         self.tmp = None if in_place else target
         try:
             self.fh = open(target, "wb")  # noqa: SIM115 - closed in commit/abort
         except OSError as exc:
             self.tmp = None
-            raise MigrateError(f"cannot write {path}: {exc.strerror or exc}") from None
-        except KeyboardInterrupt as exc:
-            if self.tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.tmp)
-            raise self.interrupted(exc) from None
+            raise MigrateError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def commit(self) -> None:
+        assert self.fh is not None
         self.fh.flush()
         if self.path == "-":
             return
@@ -250,8 +250,9 @@ class _Output:
     def abort(self) -> None:
         if self.path == "-":
             return
-        with contextlib.suppress(OSError):
-            self.fh.close()
+        if self.fh is not None:
+            with contextlib.suppress(OSError):
+                self.fh.close()
         if self.tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.tmp)
@@ -382,6 +383,7 @@ def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
     # the writer gets each id with its data entry's name from here.
     names = {e.id: EntryName(e.kind, e.schema, e.name) if e.copy is not None else None
              for e in entries}
+    assert out.fh is not None
     writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
                            names=names)
     # Encoded by the child (or here, letting go of each entry): only the data entries
@@ -425,9 +427,10 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     header = _header(facts, tsinfo, opts, catalog)
     dropped: list[TocEntry] = []
     warnings = list(catalog.warnings)
-    out = _Output(opts.file)
+    out = _Output(opts.file)  # opened inside the try: no interrupt can miss the file
     writer: ArchiveWriter | None = None
     try:
+        out.open()
         entry_count = len(entries)
         catalog.entries = []
         writer = _open_writer(out, header, entries, opts, log)
