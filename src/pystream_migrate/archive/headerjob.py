@@ -46,8 +46,8 @@ def _only_thread() -> bool:
 
 class HeaderJob:
     """``encode()`` run in a forked child; :meth:`wait` gives its record or raises the
-    ``ValueError`` it raised. ``done`` (if given) is called, on a thread of the parent,
-    with the record or the error as soon as the child has finished."""
+    ``ValueError`` it raised. ``done`` is called, on a thread of the parent, with the
+    record or the error as soon as the child has finished."""
 
     def __init__(self, encode: Callable[[], Record],
                  done: Callable[[Record | None, BaseException | None], None],
