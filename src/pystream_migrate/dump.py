@@ -45,8 +45,10 @@ from pystream_migrate.selection import (
 )
 from pystream_migrate.session import begin_snapshot, configure_reader
 from pystream_migrate.timescale import (
+    EXTENSION_INFO_COLUMNS,
     TimescaleInfo,
     annotate,
+    info_of,
     inspect_source,
     relation_roles,
 )
@@ -120,22 +122,16 @@ def run_dump(args: argparse.Namespace) -> int:
 
 def _source_facts(conn: psycopg.Connection) -> tuple[dict[str, Any], TimescaleInfo]:
     """The header's "source" facts and TimescaleDB's (what timescale.extension_info
-    reads, in two more round trips): one query, one round trip."""
+    reads, in a round trip of its own): one query, one round trip."""
     row = conn.execute(
         "SELECT current_database(), pg_catalog.current_setting('server_version'), "
         "pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype, "
         "(SELECT pg_catalog.json_object_agg(extname, extversion) "
-        "FROM pg_catalog.pg_extension), "
-        "(SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-        "ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'), "
-        "pg_catalog.current_setting('timescaledb.license', true) "
+        "FROM pg_catalog.pg_extension), " + EXTENSION_INFO_COLUMNS + " "
         "FROM pg_catalog.pg_database WHERE datname = current_database()"
     ).fetchone()
     assert row is not None
     exts: dict[str, str] = dict(row[5] or {})
-    version = exts.get("timescaledb")
-    tsinfo = (TimescaleInfo(str(version), row[7], str(row[6])) if version is not None
-              else TimescaleInfo(None, None, None))
     return {
         "database": row[0],
         "server_version": row[1],
@@ -144,7 +140,7 @@ def _source_facts(conn: psycopg.Connection) -> tuple[dict[str, Any], TimescaleIn
         "collate": row[3],
         "ctype": row[4],
         "extensions": exts,
-    }, tsinfo
+    }, info_of(*row[6:9])
 
 
 def _lock_tables(conn: psycopg.Connection, skip: list[int]) -> int:

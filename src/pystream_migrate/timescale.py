@@ -42,16 +42,26 @@ class TimescaleInfo:
     schema: str | None  # schema the extension lives in
 
 
-def extension_info(conn: psycopg.Connection) -> TimescaleInfo:
-    row = conn.execute(
-        "SELECT e.extversion, n.nspname FROM pg_catalog.pg_extension e "
-        "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'timescaledb'"
-    ).fetchone()
-    if row is None:
+# What extension_info reads, as columns another query can carry too (the dump's facts).
+EXTENSION_INFO_COLUMNS = (
+    "(SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'timescaledb'), "
+    "(SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+    "ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'), "
+    "pg_catalog.current_setting('timescaledb.license', true)"
+)
+
+
+def info_of(version: Any, schema: Any, edition: Any) -> TimescaleInfo:
+    """A :class:`TimescaleInfo` from the values of EXTENSION_INFO_COLUMNS."""
+    if version is None:
         return TimescaleInfo(None, None, None)
-    lic = conn.execute("SELECT pg_catalog.current_setting('timescaledb.license', true)").fetchone()
-    return TimescaleInfo(str(row[0]), lic[0] if lic else None, str(row[1]))
+    return TimescaleInfo(str(version), edition, str(schema))
+
+
+def extension_info(conn: psycopg.Connection) -> TimescaleInfo:
+    row = conn.execute("SELECT " + EXTENSION_INFO_COLUMNS).fetchone()  # one round trip
+    assert row is not None
+    return info_of(*row)
 
 
 def relation_roles(conn: psycopg.Connection, info: TimescaleInfo) -> RelationRoles:
