@@ -143,11 +143,9 @@ class Prefetch:
         The caller reads the rows and closes the cursor.
         """
         assert name not in COMPACT, f"{name} is read by take_compact"
-        if name in self._later:
-            self._send_later()
+        self._send_later()
         cur = self._sent.pop(name, None)
         if cur is not None:
-            self._send_later()
             return cur
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
@@ -158,11 +156,9 @@ class Prefetch:
     def take_compact(self, name: str) -> Any | None:
         """The compact form (COMPACT) of ``name``'s rows if it was started ahead (see
         take_cursor), else None."""
-        if name in self._later:
-            self._send_later()
+        self._send_later()
         cur = self._sent.pop(name, None)
         if cur is not None:
-            self._send_later()
             return COMPACT[name](cur)
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
@@ -170,8 +166,8 @@ class Prefetch:
         return fut.result()
 
     def _send_later(self) -> None:
-        """The leader's second group, once the first has answered (pipeline.sync reads
-        every answer into its cursor)."""
+        """The leader's second group, at the first take: the first group's answers come
+        all together (pipeline.sync reads each into its cursor), the second's meanwhile."""
         if not self._later:
             return
         assert self._pipeline is not None and self._leader is not None
