@@ -146,6 +146,32 @@ def test_disk_full_while_writing(make_db) -> None:  # type: ignore[no-untyped-de
     assert "disk full while writing standard output" in line
 
 
+@pytest.mark.parametrize("child", [True, False], ids=["header-child", "header-inline"])
+def test_a_toc_past_the_formats_limit(make_db, tmp_path: Path, child: bool) -> None:  # type: ignore[no-untyped-def]
+    """A database whose TOC is more JSON than a header record holds (1 GiB; here the
+    limit is lowered to 4 kB) gets one line that says so, not a traceback, and no file;
+    both where a forked child encodes the header and where the dump does."""
+    source = make_db("src")
+    load_sample(source, days=1, devices=1)
+    out = tmp_path / "big.psm"
+    prelude = ("import pystream_migrate.archive.header as h, pystream_migrate.archive."
+               "headerjob as j; h.MAX_DOCUMENT_SIZE = 4096; "
+               + ("" if child else "j._only_thread = lambda: False; ")
+               + "from pystream_migrate.cli import main; raise SystemExit(main())")
+    res = subprocess.run([sys.executable, "-c", prelude, "dump", "-d", source, "-f", str(out),
+                          "-v", "--progress", "none"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    # The path this case is about:
+    assert ("encoded by a child process" in res.stderr) == child, res.stderr
+    res.stderr = "\n".join(ln for ln in res.stderr.splitlines()
+                           if not ln.startswith("pystream-migrate: ") or "error" in ln)
+    line = _one_line(res)
+    assert res.returncode == errors.EXIT_FAILURE
+    assert "more than the archive format's 256 MiB of header allows" in line
+    assert "-n/-N/-t/-T" in line
+    assert not list(tmp_path.iterdir())
+
+
 def test_corrupt_archive_changes_nothing(archive: Path, target_db: str, tmp_path: Path) -> None:
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0x40

@@ -28,7 +28,7 @@ from psycopg import sql
 from pystream_migrate import __version__, portable
 from pystream_migrate.allocator import fix_mmap_threshold, limit_arenas
 from pystream_migrate.archive import ArchiveWriter
-from pystream_migrate.archive.format import DEFAULT_LEVEL
+from pystream_migrate.archive.format import DEFAULT_LEVEL, MAX_DOCUMENT_SIZE, RecordTooLarge
 from pystream_migrate.archive.writer import EntryName
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
@@ -266,6 +266,15 @@ def _write_error(exc: OSError, path: str) -> MigrateError:
     return MigrateError(f"cannot write {where}: {exc.strerror or exc}")
 
 
+def _too_large(entries: int) -> MigrateError:
+    return MigrateError(
+        f"the table of contents of {entries} entries is more than the archive format's "
+        f"{MAX_DOCUMENT_SIZE >> 20} MiB of header allows (about 1.7 kB a chunk); nothing "
+        "was kept",
+        hint="dump the database in parts with -n/-N/-t/-T (a hypertable's chunks go with it)",
+    )
+
+
 def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
     log = log or (lambda _m: None)
     limit_arenas()  # before any thread: see allocator.py
@@ -425,9 +434,9 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     warnings = list(catalog.warnings)
     out = _Output(opts.file)  # opened inside the try: no interrupt can miss the file
     writer: ArchiveWriter | None = None
+    entry_count = len(entries)
     try:
         out.open()
-        entry_count = len(entries)
         catalog.entries = []
         writer = _open_writer(out, header, entries, opts, log)
         with make_progress(opts.progress) as progress:
@@ -450,6 +459,9 @@ def _dump(leader: psycopg.Connection, readers: list[Future[psycopg.Connection]],
     except OSError as exc:
         _abort(writer, out)
         raise _write_error(exc, opts.file) from None
+    except RecordTooLarge:
+        _abort(writer, out)
+        raise _too_large(entry_count) from None
     except KeyboardInterrupt as exc:
         _abort(writer, out)
         raise out.interrupted(exc) from None

@@ -56,6 +56,11 @@ class FormatViolation(ValueError):
     """Bytes that do not follow the archive format; the message is a short reason."""
 
 
+class RecordTooLarge(ValueError):
+    """A header or footer whose JSON is more than the format allows (MAX_DOCUMENT_SIZE):
+    not a bug of the caller's but a database too large for one archive."""
+
+
 class RecordType(IntEnum):
     HEADER = 1
     BLOCK = 2

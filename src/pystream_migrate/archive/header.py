@@ -33,6 +33,7 @@ from pystream_migrate.archive.format import (
     MAX_DOCUMENT_SIZE,
     FormatViolation,
     RecordHeader,
+    RecordTooLarge,
     RecordType,
     _check_strings,
     check_payload,
@@ -69,7 +70,7 @@ def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
         nonlocal raw_length
         raw_length += len(text)
         if raw_length > MAX_DOCUMENT_SIZE:
-            raise ValueError(f"{record_type.name.lower()} record of more than "
+            raise RecordTooLarge(f"{record_type.name.lower()} record of more than "
                              f"{MAX_DOCUMENT_SIZE} bytes is larger than the archive format "
                              "allows")
         pieces.append(compress_exact(staging, text))

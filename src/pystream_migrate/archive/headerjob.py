@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import signal
 import threading
 from collections.abc import Callable
@@ -88,7 +89,7 @@ class HeaderJob:
             if data[:1] == _OK and os.waitstatus_to_exitcode(status) == 0:
                 self._record = (memoryview(data)[1:].tobytes(),)
             elif data[:1] == _FAILED:
-                self._error = ValueError(data[1:].decode(errors="replace"))
+                self._error = _unpickled(data[1:])
             else:
                 self._error = OSError("the process encoding the archive's header ended "
                                       f"without it (wait status {status})")
@@ -116,7 +117,7 @@ def _child(encode: Callable[[], Record], fd: int) -> None:
             out = _OK + b"".join(encode())
             status = 0
         except ValueError as exc:
-            out = _FAILED + str(exc).encode(errors="replace")
+            out = _FAILED + _pickled(exc)
         view = memoryview(out)
         while view:
             view = view[os.write(fd, view):]
@@ -124,6 +125,24 @@ def _child(encode: Callable[[], Record], fd: int) -> None:
         status = 1
     finally:
         os._exit(status)
+
+
+def _pickled(exc: ValueError) -> bytes:
+    """The child's error for the parent, its class kept (RecordTooLarge is told apart)."""
+    try:
+        return pickle.dumps(exc)
+    except Exception:  # an argument that does not pickle: the message will do
+        return pickle.dumps(ValueError(str(exc)))
+
+
+def _unpickled(data: bytes) -> BaseException:
+    # From the child this process forked, through its own pipe: nothing else writes it.
+    try:
+        exc = pickle.loads(data)
+    except Exception as failure:
+        return ValueError(f"the header's encoder failed, and its error is unreadable: "
+                          f"{failure}")
+    return exc if isinstance(exc, ValueError) else ValueError(str(exc))
 
 
 def start(encode: Callable[[], Record],

@@ -33,6 +33,7 @@ from pystream_migrate.archive.format import (
     Footer,
     FooterEntry,
     FormatViolation,
+    RecordTooLarge,
     RecordType,
     describe_entry,
     encode_record,
@@ -76,7 +77,7 @@ def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], lev
                     kept: dict[int, Any] | None = None) -> tuple[bytes, ...]:
     """The header record; each TOC document is checked as it is encoded (what a reader
     would refuse is never written) and ``kept`` gets every id with its data entry's
-    name. Raises ValueError."""
+    name. Raises ValueError (RecordTooLarge: a TOC past the format's limit)."""
     index = TocIndex(keep=_name_if_data)
     try:
         check_header(document)
@@ -87,6 +88,8 @@ def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], lev
             index.finish()  # the dependency check
     except FormatViolation as exc:
         raise ValueError(f"invalid header or TOC: {exc}") from None
+    except RecordTooLarge:
+        raise
     except (TypeError, ValueError) as exc:
         raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
     return record
@@ -273,6 +276,8 @@ class ArchiveWriter:
                                        {"extra": dict(extra or {})}, "entries",
                                        (footer_item(self._closed[entry_id])
                                         for entry_id in sorted(self._closed)))
+            except RecordTooLarge:
+                raise
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"footer extra is not JSON-serialisable: {exc}") from None
             footer_offset = self._position
