@@ -428,6 +428,32 @@ def test_stdin_and_stdout_dash(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stream_contents(reader)[0] == expected
 
 
+def test_a_header_past_256_mib_is_written_and_read(tmp_path: Path) -> None:
+    """The dump writes ~1.7 kB of TOC a chunk: past ~160 000 chunks the header was more
+    than the format's limit then (256 MiB) and the dump stopped. The limit is 1 GiB; a
+    reader still parses the header as a stream."""
+    big = "x" * (1 << 20)
+
+    def toc() -> Iterator[dict[str, Any]]:  # 260 MiB of JSON, never held whole
+        for i in range(1, 261):
+            yield {**toc_entry(i, data=i == 1), "create_sql": big}
+
+    path = tmp_path / "big.psm"
+    with open(path, "wb") as out:
+        writer = ArchiveWriter(out, HEADER, toc())
+        with writer.open_entry(1) as e:
+            e.write(b"1\n")
+            e.close(1)
+        writer.finish()
+    with open(path, "rb") as f:
+        f.seek(PREAMBLE.size)
+        assert RecordHeader.unpack(f.read(RECORD_HEADER.size)).raw_length > 1 << 28
+    with ArchiveReader.open(path) as reader:
+        assert len(reader.toc_by_id) == 260
+        assert all(doc["create_sql"] == big for doc in reader.toc_by_id.values())
+        assert b"".join(reader.read_entry(1)) == b"1\n"
+
+
 # --- writer misuse ------------------------------------------------------------------------
 
 

@@ -167,7 +167,7 @@ def test_a_toc_past_the_formats_limit(make_db, tmp_path: Path, child: bool) -> N
                            if not ln.startswith("pystream-migrate: ") or "error" in ln)
     line = _one_line(res)
     assert res.returncode == errors.EXIT_FAILURE
-    assert "more than the archive format's 256 MiB of header allows" in line
+    assert "more than the archive format's 1024 MiB of header allows" in line
     assert "-n/-N/-t/-T" in line
     assert not list(tmp_path.iterdir())
 

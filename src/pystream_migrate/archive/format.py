@@ -31,7 +31,10 @@ DEFAULT_BLOCK_SIZE = 1 << 20  # uncompressed bytes per data block
 # that announces more, before it reads or allocates anything.
 MAX_BLOCK_SIZE = 1 << 26  # 64 MiB
 MAX_ENTRY_END_SIZE = 1 << 16  # its JSON holds four integers
-MAX_DOCUMENT_SIZE = 1 << 28  # 256 MiB of header (with the TOC) or footer JSON
+# 1 GiB of header (with the TOC) or footer JSON: the header takes ~1.7 kB a chunk, so
+# some 600 000 chunks (256 MiB until session 8 stopped dumps of ~160 000). Readers parse
+# it as a stream, keeping only what they make of each entry.
+MAX_DOCUMENT_SIZE = 1 << 30
 # JSON documents: how deep a member the schema does not type (contents.py) may nest.
 MAX_JSON_DEPTH = 16
 
