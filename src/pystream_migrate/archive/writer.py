@@ -58,12 +58,13 @@ HELD_ITEM = 400
 
 
 class EntryName(NamedTuple):
-    """What the writer keeps of a data entry's TOC document: its name for messages."""
+    """What the writer (and ``verify FILE``) keeps of a TOC document: its name for
+    messages, and whether it holds data."""
 
     kind: Any
     schema: Any
     name: Any
-    copy: bool = True  # it has a "copy" (contents.holds_data)
+    copy: bool | None = True  # True: it has a "copy"; None: it has none (holds_data)
 
 
 def _name_if_data(doc: dict[str, Any]) -> EntryName | None:
