@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from pystream_migrate.archive import ArchiveReader, EntryStats
 
@@ -24,36 +24,52 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def archive_listing(reader: ArchiveReader) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Header facts and one dict per entry, with row counts and sizes where known."""
-    # A file has an index; a stream is read once to the end to get every entry's totals.
-    stats: Mapping[int, EntryStats] = reader.index() if reader.seekable else reader.verify()
-    rows = []
-    for d in reader.toc:
-        st = stats.get(int(d["id"]))
-        rows.append({
-            "id": d["id"],
-            "kind": d["kind"],
-            "schema": d.get("schema"),
-            "name": d["name"],
-            "section": d["section"],
-            "owner": d.get("owner"),
-            "rows": st.rows if st else None,
-            "bytes": st.raw_bytes if st else None,
-        })
-    return reader.header, rows
+class _Listed(NamedTuple):
+    """What ``list`` keeps of a TOC entry: the documents (their SQL included) took
+    1.85 GB at 171 000 chunks."""
+
+    id: int
+    kind: Any
+    schema: Any
+    name: Any
+    section: Any
+    owner: Any
+    copy: bool | None  # True: it has a "copy"; None: it has none (contents.holds_data)
+
+
+def _listed(doc: dict[str, Any]) -> _Listed:
+    return _Listed(doc["id"], doc["kind"], doc.get("schema"), doc["name"], doc["section"],
+                   doc.get("owner"), True if doc.get("copy") is not None else None)
+
+
+def listing_rows(toc: list[_Listed],
+                 stats: Mapping[int, EntryStats]) -> Iterator[dict[str, Any]]:
+    """One dict per entry, with row counts and sizes where known, made one at a time."""
+    for e in toc:
+        st = stats.get(int(e.id))
+        yield {"id": e.id, "kind": e.kind, "schema": e.schema, "name": e.name,
+               "section": e.section, "owner": e.owner,
+               "rows": st.rows if st else None, "bytes": st.raw_bytes if st else None}
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with ArchiveReader.open(args.file) as reader:
-        header, rows = archive_listing(reader)
-    out = sys.stdout
-    if args.json:
-        json.dump({"header": header, "entries": rows}, out, indent=2, default=str)
+    with ArchiveReader.open(args.file, toc_entry=_listed) as reader:
+        # A file has an index; a stream is read to its end for every entry's totals
+        # (and checked whole) before anything is printed.
+        stats = reader.index() if reader.seekable else reader.verify()
+        return _write_listing(reader, stats, args.file, args.json)
+
+
+def _write_listing(reader: ArchiveReader, stats: Mapping[int, EntryStats], name: str,
+                   as_json: bool) -> int:
+    header, out = reader.header, sys.stdout
+    if as_json:
+        json.dump({"header": header, "entries": list(listing_rows(reader.toc, stats))}, out,
+                  indent=2, default=str)
         out.write("\n")
         return 0
     src = header.get("source", {})
-    out.write(f"; archive: {args.file}\n")
+    out.write(f"; archive: {name}\n")
     out.write(f"; created: {header.get('created_at')} by pystream-migrate "
               f"{header.get('tool_version')}\n")
     out.write(f"; source: database {src.get('database')}, PostgreSQL "
@@ -61,8 +77,9 @@ def run_list(args: argparse.Namespace) -> int:
     for u in header.get("unsupported", []):
         qual = f"{u['schema']}.{u['name']}" if u.get("schema") else u["name"]
         out.write(f"; NOT CARRIED: {u['kind']} {qual}: {u['reason']}\n")
-    out.write(f"; {len(rows)} entries\n;\n; id; kind; schema; name; section; owner; rows; size\n")
-    for r in rows:
+    out.write(f"; {len(reader.toc)} entries\n;\n; id; kind; schema; name; section; owner; "
+              "rows; size\n")
+    for r in listing_rows(reader.toc, stats):
         size = "" if r["bytes"] is None else _human(int(r["bytes"]))
         nrows = "" if r["rows"] is None else str(r["rows"])
         out.write(f"{r['id']}; {r['kind']}; {r['schema'] or '-'}; {r['name']}; "
