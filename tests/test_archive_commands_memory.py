@@ -6,6 +6,7 @@ Both kept every document (its SQL included): 1.8 GB of peak RSS each for an arch
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from pathlib import Path
 
@@ -41,3 +42,22 @@ def test_peak_is_a_piece_of_the_toc_not_all_of_it(
     assert (f"OK, {ENTRIES} entries" if command == ["verify"] else f'"t{ENTRIES}"'
             if "--json" in command else f"{ENTRIES}; TABLE; -; t{ENTRIES}; pre-data") in out
     assert peak < 16 << 20, peak  # the header decoded a piece at a time, nothing kept
+
+
+@pytest.mark.parametrize("entries", [0, 3])
+def test_list_json_is_written_an_entry_at_a_time_as_json_dump_writes_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], entries: int) -> None:
+    """The same text as ``json.dump({...}, indent=2)``: strings with newlines and quotes,
+    nested and empty members, no entries at all."""
+    header = {"options": {"a": [1, {"b": []}], "c": {}},
+              "unsupported": [{"kind": "K", "name": "n\nx", "reason": 'r"q'}]}
+    path = tmp_path / "a.psm"
+    with open(path, "wb") as out:
+        ArchiveWriter(out, header, ({"id": i, "kind": "TABLE", "schema": "s\t", "name": f"t{i}",
+                                     "section": "pre-data", "owner": None}
+                                    for i in range(1, entries + 1))).finish()
+    assert main(["list", "--json", str(path)]) == 0
+    text = capsys.readouterr().out
+    doc = json.loads(text)
+    assert len(doc["entries"]) == entries
+    assert text == json.dumps(doc, indent=2) + "\n"
