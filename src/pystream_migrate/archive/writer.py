@@ -67,11 +67,15 @@ class EntryName(NamedTuple):
     copy: bool | None = True  # True: it has a "copy"; None: it has none (holds_data)
 
 
+def entry_name(doc: dict[str, Any]) -> EntryName:
+    """The :class:`EntryName` of a TOC document (``verify FILE`` keeps one per entry)."""
+    return EntryName(doc.get("kind"), doc.get("schema"), doc.get("name"),
+                     True if doc.get("copy") is not None else None)
+
+
 def _name_if_data(doc: dict[str, Any]) -> EntryName | None:
     """Data entries' names; nothing of the others (a dump has 100 000s of them)."""
-    if doc.get("copy") is None:
-        return None
-    return EntryName(doc.get("kind"), doc.get("schema"), doc.get("name"))
+    return None if doc.get("copy") is None else entry_name(doc)
 
 
 def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], level: int,
