@@ -32,7 +32,7 @@ DEFAULT_BLOCK_SIZE = 1 << 20  # uncompressed bytes per data block
 MAX_BLOCK_SIZE = 1 << 26  # 64 MiB
 MAX_ENTRY_END_SIZE = 1 << 16  # its JSON holds four integers
 # 1 GiB of header (with the TOC) or footer JSON: the header takes ~1.7 kB a chunk, so
-# some 600 000 chunks (256 MiB until session 8 stopped dumps of ~160 000). Readers parse
+# some 600 000 chunks (at 256 MiB, dumps of more than ~160 000 stopped). Readers parse
 # it as a stream, keeping only what they make of each entry.
 MAX_DOCUMENT_SIZE = 1 << 30
 # JSON documents: how deep a member the schema does not type (contents.py) may nest.

@@ -71,8 +71,8 @@ def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
         raw_length += len(text)
         if raw_length > MAX_DOCUMENT_SIZE:
             raise RecordTooLarge(f"{record_type.name.lower()} record of more than "
-                             f"{MAX_DOCUMENT_SIZE} bytes is larger than the archive format "
-                             "allows")
+                                 f"{MAX_DOCUMENT_SIZE} bytes is larger than the archive "
+                                 "format allows")
         pieces.append(compress_exact(staging, text))
 
     put(dump_json(document)[:-1] + b',' + dump_json(key) + b':[')
