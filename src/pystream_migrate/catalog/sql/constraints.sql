@@ -2,6 +2,18 @@
 -- constraints (with their index's storage options, tablespace and flags), foreign
 -- keys that are not copies made by a partitioned table's foreign key, and local
 -- CHECK constraints that are NOT VALID.
+--
+-- The partition tree is read once (partitions): walking pg_inherits per foreign key
+-- (a sequential scan of pg_class for relispartition at every step) made this query
+-- 92 ms for 86 rows on 4000 chunks, most of it in 42 foreign keys of chunks.
+WITH partitions AS MATERIALIZED (
+    SELECT i.inhparent, i.inhrelid
+    FROM pg_catalog.pg_inherits i
+    JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid
+    WHERE pc.relispartition
+), parents AS MATERIALIZED (
+    SELECT DISTINCT ch.inhparent FROM pg_catalog.pg_inherits ch
+)
 SELECT con.oid::bigint AS oid,
        con.conname AS name,
        con.contype::text AS contype,
@@ -24,8 +36,7 @@ SELECT con.oid::bigint AS oid,
        COALESCE(ix.indisreplident, false) AS replica_identity,
        d.description AS comment,
        di.description AS index_comment,
-       EXISTS (SELECT FROM pg_catalog.pg_inherits ch WHERE ch.inhparent = c.oid)
-           AS has_children,
+       c.oid IN (SELECT parents.inhparent FROM parents) AS has_children,
        -- A foreign key checks the rows of the referenced table (of its partitions
        -- when partitioned) and, on a partitioned table, those of its partitions.
        CASE WHEN con.contype = 'f' THEN ARRAY(
@@ -34,10 +45,9 @@ SELECT con.oid::bigint AS oid,
                UNION
                SELECT con.conrelid WHERE c.relkind = 'p'
                UNION
-               SELECT i.inhrelid
+               SELECT p.inhrelid
                FROM tree t
-               JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
-               JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid AND pc.relispartition
+               JOIN partitions p ON p.inhparent = t.relid
            )
            SELECT tree.relid::bigint FROM tree WHERE tree.relid <> con.conrelid
            ORDER BY 1) END AS ref_table_oids,
@@ -45,11 +55,10 @@ SELECT con.oid::bigint AS oid,
        -- parent's key is usable only once all of them are attached to it.
        CASE WHEN con.contype = 'f' THEN ARRAY(
            WITH RECURSIVE parts AS (
-               SELECT i.inhrelid FROM pg_catalog.pg_inherits i
-               WHERE i.inhparent = con.conindid
+               SELECT p.inhrelid FROM partitions p WHERE p.inhparent = con.conindid
                UNION
-               SELECT i.inhrelid FROM parts p
-               JOIN pg_catalog.pg_inherits i ON i.inhparent = p.inhrelid
+               SELECT p.inhrelid FROM parts
+               JOIN partitions p ON p.inhparent = parts.inhrelid
            )
            SELECT parts.inhrelid::bigint FROM parts ORDER BY 1) END AS ref_index_parts
 FROM pg_catalog.pg_constraint con
