@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident
 from pystream_migrate.catalog.security import acl_sql, comment_sql, owner_sql
-from pystream_migrate.catalog.tables import column_settings
+from pystream_migrate.catalog.tableshape import column_settings
 from pystream_migrate.toc import Section, TocEntry
 
 if TYPE_CHECKING:
