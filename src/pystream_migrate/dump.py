@@ -390,7 +390,7 @@ def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
              for e in entries}
     assert out.fh is not None
     writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
-                           names=names)
+                           names=names, built=True)
     # Encoded by the child (or here, letting go of each entry): only the data entries
     # stay, in the caller's ``data``; the memory freed holds the data phase's.
     del names

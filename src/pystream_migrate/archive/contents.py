@@ -204,34 +204,71 @@ EXTRA = _Schema({}, EXTRA_OPTIONAL)
 DROPPED = _Schema(DROPPED_REQUIRED, {})
 
 
-def _members(doc: Mapping[str, Any], where: str, schema: _Schema) -> None:
+# Where a document is, for a message: text, or a function that makes it (only when a
+# message is made: formatting it for each TOC entry cost more than checking it).
+Where = str | Callable[[], str]
+
+
+def _text(where: Where) -> str:
+    return where if isinstance(where, str) else where()
+
+
+def _members(doc: Mapping[str, Any], where: Where, schema: _Schema) -> None:
     """Required members present, known members of their type, the others not too deep."""
     if not schema.required_keys <= doc.keys():
         missing = next(key for key in schema.required if key not in doc)
-        raise FormatViolation(f'{where} has no "{missing}"')
+        raise FormatViolation(f'{_text(where)} has no "{missing}"')
     known = schema.known
     for key, value in doc.items():
         spec = known.get(key)
         if spec is None:
             if isinstance(value, (dict, list)):
-                check_depth(value, MAX_JSON_DEPTH, f'{where}: "{key}"')
+                check_depth(value, MAX_JSON_DEPTH, lambda: f'{_text(where)}: "{key}"')  # noqa: B023 (called at once)
         elif type(value) not in spec.sure and not spec.check(value):
-            raise FormatViolation(f'{where}: "{key}" must be {spec.what}')
+            raise FormatViolation(f'{_text(where)}: "{key}" must be {spec.what}')
 
 
 def check_entry(entry: Mapping[str, Any]) -> None:
     """One TOC entry (its id was checked by :class:`TocIndex`)."""
-    where = f"TOC entry {entry['id']}"
+    where = _entry_where(entry)
     _members(entry, where, ENTRY)
+    _copy_and_info(entry, where)
+
+
+def _entry_where(entry: Mapping[str, Any]) -> Callable[[], str]:
+    return lambda: f"TOC entry {entry['id']}"
+
+
+def _copy_and_info(entry: Mapping[str, Any], where: Callable[[], str]) -> None:
     copy = entry.get("copy")
     if copy is not None:
-        _members(copy, f'{where}: "copy"', COPY)
+        _members(copy, lambda: f'{where()}: "copy"', COPY)
         if entry["section"] != "data":
-            raise FormatViolation(f'{where}: only data entries have a "copy"')
+            raise FormatViolation(f'{where()}: only data entries have a "copy"')
     elif entry["kind"] == "TABLE DATA":
-        raise FormatViolation(f'{where}: a TABLE DATA entry needs a "copy" object')
+        raise FormatViolation(f'{where()}: a TABLE DATA entry needs a "copy" object')
     if "info" in entry:
-        _members(entry["info"], f'{where}: "info"', INFO)
+        _members(entry["info"], lambda: f'{where()}: "info"', INFO)
+
+
+# The members of a TOC entry that its builder (TocEntry.document, which the dump's
+# header is made of) takes from catalog rows; the others come from typed slots: ids
+# and dependencies are positions, the section an enum, the SQL texts strings.
+_BUILT_FROM_ROWS = ("kind", "schema", "name", "owner", "tablespace")
+
+
+def check_built_entry(entry: Mapping[str, Any]) -> None:
+    """What :func:`check_entry` checks of an entry the dump built (with every member
+    :meth:`~pystream_migrate.toc.TocEntry.document` writes): the members taken from
+    catalog rows, "copy" and "info". Five times cheaper, on the header's path once per
+    entry (0.075 s of the header child's 0.3 s for 16 446 entries)."""
+    known = ENTRY.known
+    for key in _BUILT_FROM_ROWS:
+        value = entry[key]
+        spec = known[key]
+        if type(value) not in spec.sure and not spec.check(value):
+            raise FormatViolation(f'TOC entry {entry["id"]}: "{key}" must be {spec.what}')
+    _copy_and_info(entry, _entry_where(entry))
 
 
 class TocIndex:
@@ -244,11 +281,18 @@ class TocIndex:
     documents themselves need not stay alive.
     """
 
-    def __init__(self, keep: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    def __init__(self, keep: Callable[[dict[str, Any]], Any] | None = None,
+                 check: Callable[[dict[str, Any]], None] = check_entry) -> None:
         self.by_id = ById()
         self._keep = keep
+        self._check = check
         self._deps = array("q")  # every entry's deps, one after the other
         self._ends = array("q")  # where each entry's deps end in _deps
+        # Whether every id so far is above the one before it and above each of its
+        # entry's deps: then every dependency points back, and no cycle can form
+        # (every dump writes its TOC so); the full check runs only otherwise.
+        self._backwards = True
+        self._last_id = 0
 
     def add(self, entry: Any) -> Any:
         """Check one entry (in TOC order) and return what is kept of it."""
@@ -263,8 +307,13 @@ class TocIndex:
                                        f"({entry_id}; ids are positive)")
         if entry_id in self.by_id:
             raise FormatViolation(f"TOC id {entry_id} appears more than once")
-        check_entry(entry)
-        self._deps.extend(entry.get("deps", ()))
+        self._check(entry)
+        deps = entry.get("deps", ())
+        if self._backwards and (entry_id <= self._last_id
+                                or (deps and max(deps) >= entry_id)):
+            self._backwards = False
+        self._last_id = entry_id
+        self._deps.extend(deps)
         self._ends.append(len(self._deps))
         kept = entry if self._keep is None else self._keep(entry)
         self.by_id.add(entry_id, kept)
@@ -284,7 +333,8 @@ class TocIndex:
             finished()
         self._keep = None
         try:
-            _check_acyclic(self.by_id, self._deps, self._ends)
+            if not self._backwards:
+                _check_acyclic(self.by_id, self._deps, self._ends)
         finally:
             self._deps, self._ends = array("q"), array("q")
         return self.by_id

@@ -18,7 +18,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -365,8 +365,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def check_depth(value: Any, levels: int, what: str) -> None:
-    """``value`` nests at most ``levels`` more lists and objects (iteratively)."""
+def check_depth(value: Any, levels: int, what: str | Callable[[], str]) -> None:
+    """``value`` nests at most ``levels`` more lists and objects (iteratively); ``what``
+    names it in the message (a function: called only then)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -377,7 +378,8 @@ def check_depth(value: Any, levels: int, what: str) -> None:
         else:
             continue
         if depth >= levels:
-            raise FormatViolation(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+            name = what if isinstance(what, str) else what()
+            raise FormatViolation(f"{name} is nested more than {MAX_JSON_DEPTH} levels deep")
         if not set(map(type, children)) <= _SCALARS:  # most hold scalars only: no walk
             stack.extend((child, depth + 1) for child in children)
 

@@ -23,7 +23,14 @@ import zstandard
 
 from pystream_migrate import __version__
 from pystream_migrate.archive import headerjob
-from pystream_migrate.archive.contents import TocIndex, check_footer, check_header, holds_data
+from pystream_migrate.archive.contents import (
+    TocIndex,
+    check_built_entry,
+    check_entry,
+    check_footer,
+    check_header,
+    holds_data,
+)
 from pystream_migrate.archive.footerindex import FooterIndex
 from pystream_migrate.archive.format import (
     DEFAULT_BLOCK_SIZE,
@@ -79,11 +86,13 @@ def _name_if_data(doc: dict[str, Any]) -> EntryName | None:
 
 
 def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], level: int,
-                    kept: dict[int, Any] | None = None) -> tuple[bytes, ...]:
+                    kept: dict[int, Any] | None = None,
+                    built: bool = False) -> tuple[bytes, ...]:
     """The header record; each TOC document is checked as it is encoded (what a reader
-    would refuse is never written) and ``kept`` gets every id with its data entry's
+    would refuse is never written; ``built``: documents of TocEntry.document, checked
+    by contents.check_built_entry) and ``kept`` gets every id with its data entry's
     name. Raises ValueError (RecordTooLarge: a TOC past the format's limit)."""
-    index = TocIndex(keep=_name_if_data)
+    index = TocIndex(keep=_name_if_data, check=check_built_entry if built else check_entry)
     try:
         check_header(document)
         record = encode_header(make_compressor(level), document, toc, index.add)
@@ -132,11 +141,14 @@ class ArchiveWriter:
         level: int = DEFAULT_LEVEL,
         block_size: int = DEFAULT_BLOCK_SIZE,
         names: Mapping[int, EntryName | None] | None = None,
+        built: bool = False,
     ) -> None:
         """``names``: every TOC id with its data entry's name (None for the others), as
         the TOC's documents will give them. With it, the header is encoded by a forked
         child where that is safe (``headerjob.py``) and the data written meanwhile
-        waits in memory, up to HELD_MAX; :meth:`finish` raises what the child found."""
+        waits in memory, up to HELD_MAX; :meth:`finish` raises what the child found.
+        ``built``: the TOC's documents are :meth:`TocEntry.document`'s, whose members
+        from typed slots need no check (see contents.check_built_entry)."""
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
@@ -165,13 +177,14 @@ class ArchiveWriter:
         if names is not None:
             self._held = []
             self._index(names)
-            self._job = headerjob.start(lambda: _encode_checked(document, toc, level),
-                                        self._header_done)
+            self._job = headerjob.start(
+                lambda: _encode_checked(document, toc, level, built=built),
+                self._header_done)
             if self._job is not None:
                 return
             self._held = None
         kept: dict[int, Any] = {}
-        record = _encode_checked(document, toc, level, kept)
+        record = _encode_checked(document, toc, level, kept, built)
         if names is None:
             self._index(kept)
         del kept
