@@ -13,9 +13,16 @@ import pytest
 from pystream_migrate.catalog import CatalogContext, read_catalog
 from pystream_migrate.catalog.dependencies import Dependencies
 from pystream_migrate.catalog.prefetch import LEADER_FIRST, LEADER_QUERIES, Prefetch
-from pystream_migrate.catalog.queries import execute, fetch_all, load_sql
+from pystream_migrate.catalog.queries import (
+    Tuples,
+    execute_tuples,
+    fetch_all,
+    load_sql,
+    stream_tuples,
+    tuples_of,
+)
 from pystream_migrate.catalog.spill import SPILL_BATCH, SpilledRows
-from pystream_migrate.catalog.tables import _compact_column, _merge_extras
+from pystream_migrate.catalog.tables import _compact_column, _merge_extras, columns_by_table
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.sqlspool import SqlSpool
 
@@ -46,7 +53,7 @@ def test_query_twice_reads_every_row_each_time(make_db: Callable[..., str]) -> N
 
 
 def test_compact_column_reads_none_for_what_it_leaves_out() -> None:
-    col = _compact_column({"name": "a", "type": "integer", "comment": None, "attnum": 1}, {})
+    col = _compact_column(("name", "type", "comment", "attnum"), ("a", "integer", None, 1))
     assert "comment" not in col
     assert col["comment"] is None and col.get("comment") is None
     assert (col["name"], col["type"], col["attnum"]) == ("a", "integer", 1)
@@ -55,13 +62,15 @@ def test_compact_column_reads_none_for_what_it_leaves_out() -> None:
 def test_alike_columns_are_one_object_and_extras_do_not_leak() -> None:
     """Every chunk's column of a hypertable is one object; an identity or compression
     setting merged into one table's column must not reach the others."""
-    shared: dict[tuple[object, ...], dict[str, object]] = {}
-    row = {"name": "a", "type": "integer", "options": ["n_distinct=1"], "comment": None}
-    first, second = (_compact_column(dict(row), shared) for _ in range(2))
-    assert first is second
-    other = _compact_column({**row, "type": "bigint"}, shared)
-    assert other is not first
-    columns = {1: [first], 2: [second]}
+    names = ("name", "relid", "type", "options", "comment")
+    opts = ["n_distinct=1"]
+    rows = [("a", 1, "integer", opts, None), ("a", 2, "integer", list(opts), None),
+            ("a", 3, "bigint", opts, None), ("b", 3, "text", None, None),
+            ("b", 4, "text", None, None)]
+    columns = columns_by_table(Tuples(names, iter(rows)))
+    first, second, other = columns[1][0], columns[2][0], columns[3][0]
+    assert first is second and other is not first and columns[3][1] is columns[4][0]
+    assert dict(first) == {"name": "a", "type": "integer", "options": ["n_distinct=1"]}
     _merge_extras(columns, [{"relid": 1, "column_name": "a", "compression": "l"}])
     assert columns[1][0]["compression"] == "l"
     assert columns[2][0]["compression"] is None and first["compression"] is None
@@ -77,7 +86,7 @@ def test_dependencies_arrays_give_the_rows_of_the_result(make_db: Callable[..., 
             "SELECT classid::regclass::text, objid::bigint, refclassid::regclass::text, "
             "refobjid::bigint FROM pg_depend WHERE deptype NOT IN ('p', 'e', 'x') "
             "AND classid <> 0 AND refclassid <> 0").fetchall()
-        compact = Dependencies(execute(conn, "depend"))
+        compact = Dependencies(tuples_of(execute_tuples(conn, "depend")))
         packed = conn.execute("SELECT count(*) FROM (" + load_sql("depend") + ") d",
                               {"server_version": conn.info.server_version}).fetchone()
     assert len(compact) == len(rows) > 0
@@ -136,7 +145,9 @@ def test_spilled_rows_come_back_whole_in_order_each_time(hold: int) -> None:
     count = 2 * SPILL_BATCH + 7
     rows = [{"oid": i, "name": f"t{i}", "parents": [i - 1] if i else [], "comment": None,
              "valid": i % 2 == 0, "reltuples": i / 3} for i in range(count)]
-    with SpilledRows(iter([dict(r) for r in rows]), hold=hold) as spilled:
+    keys = tuple(rows[0])
+    with SpilledRows(Tuples(keys, iter([tuple(r.values()) for r in rows])),
+                     hold=hold) as spilled:
         assert spilled.spilled == (count > hold)
         assert len(spilled) == count
         assert list(spilled) == rows
@@ -144,7 +155,7 @@ def test_spilled_rows_come_back_whole_in_order_each_time(hold: int) -> None:
         fh = spilled._file
         assert spilled._held == [] if count > hold else fh is None
     assert fh is None or fh.closed
-    with SpilledRows(iter([]), hold=hold) as empty:
+    with SpilledRows(Tuples((), iter([])), hold=hold) as empty:
         assert list(empty) == [] and list(empty) == [] and len(empty) == 0
 
 
@@ -153,7 +164,7 @@ def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_line_naming_tmpd
     missing = tmp_path / "gone"
     monkeypatch.setattr(tempfile, "tempdir", str(missing))
     with pytest.raises(MigrateError) as caught:
-        SpilledRows(iter([{"oid": 1}]), hold=0)
+        SpilledRows(Tuples(("oid",), iter([(1,)])), hold=0)
     assert str(missing) in str(caught.value) and "TMPDIR" in (caught.value.hint or "")
     with pytest.raises(MigrateError) as caught:
         sql = SqlSpool(hold=0)  # to the file at once: its first read opens it
@@ -181,3 +192,18 @@ def test_the_leader_sends_its_later_queries_once_the_first_have_answered(
                 assert len(prefetch.take_compact("depend")) > 0
             finally:
                 prefetch.close()
+
+
+def test_streamed_results_without_rows_give_empty_compact_forms(
+        make_db: Callable[..., str]) -> None:
+    """A stream with no row has no column names either (psycopg sets no description):
+    each compact form is empty, and the connection is ready for the next query."""
+    with psycopg.connect(make_db()) as conn:
+        for name in ("indexes", "tables_columns"):
+            rows = stream_tuples(conn, name)
+            assert rows.names == () and list(rows.rows) == []
+        assert columns_by_table(stream_tuples(conn, "tables_columns")) == {}
+        with SpilledRows(stream_tuples(conn, "indexes")) as spilled:
+            assert list(spilled) == [] and len(spilled) == 0
+        assert len(Dependencies(Tuples((), iter(())))) == 0
+        assert conn.execute("SELECT 1").fetchone() == (1,)

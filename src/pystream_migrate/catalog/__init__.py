@@ -18,7 +18,7 @@ import psycopg
 from pystream_migrate.catalog.compact import Keeper
 from pystream_migrate.catalog.dependencies import Dependencies, Dependency
 from pystream_migrate.catalog.prefetch import COMPACT, Prefetch
-from pystream_migrate.catalog.queries import execute, fetch_all
+from pystream_migrate.catalog.queries import execute_tuples, fetch_all, tuples_of
 from pystream_migrate.catalog.spill import SpilledRows
 from pystream_migrate.toc import TocEntry, resolve_dependencies, sort_entries
 
@@ -86,7 +86,8 @@ class CatalogContext:
     def compact(self, name: str) -> Any:
         """The rows of parameterless ``name`` in their compact form (prefetch.COMPACT)."""
         found = self.prefetch.take_compact(name) if self.prefetch is not None else None
-        return found if found is not None else COMPACT[name](execute(self.conn, name))
+        return (found if found is not None
+                else COMPACT[name](tuples_of(execute_tuples(self.conn, name))))
 
     def dependencies(self) -> Iterable[Dependency]:
         """pg_depend's rows (depend.sql) as (catalog, oid, ref_catalog, ref_oid)."""

@@ -13,47 +13,51 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from pystream_migrate.catalog.queries import each_row
+from pystream_migrate.catalog.queries import Tuples, each_row
 
 Dependency = tuple[str, int, str, int]  # catalog, oid, referenced catalog, its oid
 
 
-def _pairs(row: dict[str, Any]) -> array[int]:
+def _pairs(packed: bytes) -> array[int]:
     """A row's ``pairs``: (oid, referenced oid) after one another, as native integers."""
-    values = array("q", bytes(row["pairs"]))
+    values = array("q", bytes(packed))
     if sys.byteorder == "little":  # the server sends them big-endian (int8send)
         values.byteswap()
     return values
 
 
 class Dependencies:
-    """The rows of depend.sql (an executed cursor, which it closes, or a stream), in arrays.
+    """The rows of depend.sql (:class:`~.queries.Tuples`, read to the end), in arrays.
 
     Each row holds one pair of catalogs' dependencies, packed (see depend.sql); iterating
     gives every dependency, a pair of catalogs after another; the catalogs' names are a
     few dozen strings, kept once each.
     """
 
-    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, rows: Tuples) -> None:
         self._names: list[str] = []
         number: dict[str, int] = {}
         self._catalog = array("H")
         self._oid = array("q")
         self._ref_catalog = array("H")
         self._ref_oid = array("q")
-        for row in each_row(rows):
-            for name in (row["catalog"], row["ref_catalog"]):
+        if not rows.names:  # no dependency at all
+            return
+        at = {name: i for i, name in enumerate(rows.names)}
+        catalog_at, ref_at, pairs_at = at["catalog"], at["ref_catalog"], at["pairs"]
+        for row in each_row(rows.rows):
+            catalog, ref_catalog = row[catalog_at], row[ref_at]
+            for name in (catalog, ref_catalog):
                 if name not in number:
                     number[name] = len(self._names)
                     self._names.append(name)
-            pairs = _pairs(row)
+            pairs = _pairs(row[pairs_at])
             count = len(pairs) // 2
-            self._catalog.extend(array("H", [number[row["catalog"]]]) * count)
+            self._catalog.extend(array("H", [number[catalog]]) * count)
             self._oid.extend(pairs[0::2])
-            self._ref_catalog.extend(array("H", [number[row["ref_catalog"]]]) * count)
+            self._ref_catalog.extend(array("H", [number[ref_catalog]]) * count)
             self._ref_oid.extend(pairs[1::2])
 
     def __len__(self) -> int:

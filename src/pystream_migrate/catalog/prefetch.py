@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
 from pystream_migrate.catalog.dependencies import Dependencies
-from pystream_migrate.catalog.queries import execute, stream
+from pystream_migrate.catalog.queries import (
+    TupleCursor,
+    Tuples,
+    execute,
+    execute_tuples,
+    stream_tuples,
+    tuples_of,
+)
 from pystream_migrate.catalog.spill import SpilledRows
 from pystream_migrate.catalog.tables import columns_by_table
 
@@ -70,8 +77,8 @@ Cursor = psycopg.Cursor[dict[str, Any]]
 # their rows arrive, on its own thread: at 100 000 chunks libpq would hold pg_depend's
 # rows as ~85 MB, the columns' as ~100 MB, the tables' and indexes' as 52 and 70 MB
 # (those two go to a file: spill.py). The leader's own fallback gives each converter an
-# executed cursor instead (CatalogContext.compact).
-COMPACT: dict[str, Callable[[Iterable[dict[str, Any]]], Any]] = {
+# executed cursor's rows instead (CatalogContext.compact). Rows as tuples (Tuples).
+COMPACT: dict[str, Callable[[Tuples], Any]] = {
     "depend": Dependencies,
     "tables_columns": columns_by_table,
     "tables": SpilledRows,
@@ -79,14 +86,15 @@ COMPACT: dict[str, Callable[[Iterable[dict[str, Any]]], Any]] = {
 }
 
 
-def _start(conn: psycopg.Connection, name: str) -> Cursor:
-    """Run ``name`` on ``conn``; its rows stay in libpq's result until they are taken.
+def _start(conn: psycopg.Connection, name: str) -> Cursor | TupleCursor:
+    """Run ``name`` on ``conn``; its rows stay in libpq's result until they are taken
+    (as tuples for a COMPACT one).
 
     libpq keeps a result's values as C strings, a third of the memory of the same rows
     as Python dicts: queries done ahead of time are held in that form, and turned into
     dicts one query at a time, when the family that reads them asks.
     """
-    return execute(conn, name)
+    return execute_tuples(conn, name) if name in COMPACT else execute(conn, name)
 
 
 class Prefetch:
@@ -97,7 +105,7 @@ class Prefetch:
                  names: tuple[str, ...] = HEAVY_QUERIES,
                  leader: psycopg.Connection | None = None,
                  pipeline: psycopg.Pipeline | None = None) -> None:
-        self._sent: dict[str, Cursor] = {}
+        self._sent: dict[str, Cursor | TupleCursor] = {}
         self._leader, self._pipeline = leader, pipeline
         self._later: tuple[str, ...] = ()
         if leader is not None:
@@ -132,7 +140,7 @@ class Prefetch:
             try:
                 convert = COMPACT.get(name)
                 fut.set_result(_start(conn, name) if convert is None
-                               else convert(stream(conn, name)))
+                               else convert(stream_tuples(conn, name)))
             except BaseException as exc:  # handed to the leader, which raises it
                 fut.set_exception(exc)
                 return  # this connection's transaction is dead: leave the rest to others
@@ -146,7 +154,7 @@ class Prefetch:
         self._send_later()
         cur = self._sent.pop(name, None)
         if cur is not None:
-            return cur
+            return cast(Cursor, cur)  # not a COMPACT one (asserted above)
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
             return None
@@ -159,7 +167,7 @@ class Prefetch:
         self._send_later()
         cur = self._sent.pop(name, None)
         if cur is not None:
-            return COMPACT[name](cur)
+            return COMPACT[name](tuples_of(cast(TupleCursor, cur)))
         fut = self._futures.pop(name, None)
         if fut is None or fut.cancel():
             return None

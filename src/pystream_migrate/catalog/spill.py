@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
-from pystream_migrate.catalog.queries import each_row
+from pystream_migrate.catalog.queries import Tuples, each_row
 from pystream_migrate.errors import temp_file_failed
 
 # Rows per pickled batch: one pickle call per row costs more than the rows' encoding;
@@ -32,15 +32,15 @@ SPILL_AFTER = 20_000
 
 
 class SpilledRows:
-    """The rows of a query (a stream or an executed cursor, which it closes), in a file
-    once there are more than ``hold`` of them, else in memory as tuples.
+    """The rows of a query (:class:`~.queries.Tuples`, which it reads to the end), in a
+    file once there are more than ``hold`` of them, else in memory as tuples.
 
     Each iteration reads every row again, from the first, as dicts. A context manager:
     leaving it closes (and so removes) the file.
     """
 
-    def __init__(self, rows: Iterable[dict[str, Any]], hold: int = SPILL_AFTER) -> None:
-        self._keys: tuple[str, ...] = ()
+    def __init__(self, rows: Tuples, hold: int = SPILL_AFTER) -> None:
+        self._keys: tuple[str, ...] = rows.names
         self._held: list[list[tuple[Any, ...]]] = []  # batches not in the file
         self._hold = hold
         self._batches = 0  # in the file
@@ -48,10 +48,8 @@ class SpilledRows:
         self.count = 0
         batch: list[tuple[Any, ...]] = []
         try:
-            for row in each_row(rows):
-                if not self._keys:
-                    self._keys = tuple(row)
-                batch.append(tuple(row.values()))
+            for row in each_row(rows.rows):
+                batch.append(row)
                 if len(batch) == SPILL_BATCH:
                     self._keep(batch)
                     batch = []

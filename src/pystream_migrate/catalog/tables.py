@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal, share_strings
-from pystream_migrate.catalog.queries import each_row
+from pystream_migrate.catalog.queries import Tuples, each_row
 from pystream_migrate.catalog.security import comment_sql, owner_sql
 from pystream_migrate.catalog.tableshape import Shapes
 from pystream_migrate.toc import CopySpec, Section, TocEntry
@@ -57,13 +57,26 @@ def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
                 columns.pop(oid, None)
 
 
-def columns_by_table(rows: Iterable[Row]) -> dict[int, list[Row]]:
-    """tables_columns.sql's rows (a cursor, which it closes, or a stream), compact: by
-    table, and one object for the columns alike (see :func:`_compact_column`)."""
+def columns_by_table(rows: Tuples) -> dict[int, list[Row]]:
+    """tables_columns.sql's rows (:class:`~.queries.Tuples`, read to the end), compact:
+    by table, and one object for the columns alike (a column of each chunk of a
+    hypertable), made once: a :class:`_Column`, read only, never changed."""
+    if not rows.names:  # no column at all
+        return {}
+    relid_at = rows.names.index("relid")
+    names = rows.names[:relid_at] + rows.names[relid_at + 1:]
     columns: dict[int, list[Row]] = defaultdict(list)
     shared: dict[tuple[Any, ...], Row] = {}
-    for col in each_row(rows):
-        columns[col.pop("relid")].append(_compact_column(col, shared))
+    for row in each_row(rows.rows):
+        values = row[:relid_at] + row[relid_at + 1:]
+        try:
+            col = shared.get(values)
+        except TypeError:  # a list among them (options, privileges): as a tuple
+            values = tuple(tuple(v) if type(v) is list else v for v in values)
+            col = shared.get(values)
+        if col is None:
+            col = shared[values] = _compact_column(names, row[:relid_at] + row[relid_at + 1:])
+        columns[row[relid_at]].append(col)
     return columns
 
 
@@ -75,12 +88,9 @@ class _Column(dict[str, Any]):
         return None
 
 
-def _compact_column(row: Row, shared: dict[tuple[Any, ...], Row]) -> Row:
-    """The row without its NULLs, and one object for the columns that are alike in
-    every way (a column of each chunk of a hypertable): read only, never changed."""
-    col = _Column((k, v) for k, v in row.items() if v is not None)
-    key = tuple((k, tuple(v) if type(v) is list else v) for k, v in col.items())
-    return shared.setdefault(key, col)
+def _compact_column(names: tuple[str, ...], values: tuple[Any, ...]) -> Row:
+    """The column's row without its NULLs."""
+    return _Column((k, v) for k, v in zip(names, values, strict=True) if v is not None)
 
 
 def _parent_names(tables: Iterable[Row]) -> dict[int, Row]:
