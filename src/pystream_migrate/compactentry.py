@@ -37,6 +37,7 @@ from pystream_migrate.toc import CopySpec, Section, TocEntry
 _FLAGS = ("chunk", "extconfig", "after_data")
 _FLAG_BIT = {name: 1 << (len(SPOOLED) + i) for i, name in enumerate(_FLAGS)}
 _BINARY = 1 << (len(SPOOLED) + len(_FLAGS))
+_CHUNK = _FLAG_BIT["chunk"]
 # One int object per mask value: every entry with the same mask shares it.
 _MASKS = tuple(range(2 * _BINARY))
 
@@ -161,7 +162,12 @@ class CompactEntry:
 
     def spool_texts(self, texts: tuple[str, ...], spool: SqlSpool) -> None:
         """Keep ``texts`` (one per name of SPOOLED) in ``spool``; empty ones are none."""
-        mask = sum(1 << i for i, t in enumerate(texts) if t)
+        mask = 0
+        bit = 1
+        for text in texts:
+            if text:
+                mask |= bit
+            bit <<= 1
         if mask:
             self._mask = _MASKS[self._mask | mask]
             self._spool = spool
@@ -178,15 +184,16 @@ class CompactEntry:
                                                entry.copy)
         e.relid, e.table_oid, e.est_bytes = entry.relid, entry.table_oid, entry.est_bytes
         e._keys, e._values = shared_keys(tuple(info)), tuple(info.values())
-        mask = _FLAG_BIT["chunk"] if entry.chunk else 0
+        mask = _CHUNK if entry.chunk else 0
         if entry.copy_format == "binary":
             mask |= _BINARY
         # A TocEntry's other rare fields and flags are in its own _rare dict, when set.
-        for name, value in (entry._rare or {}).items():
-            if name in _FLAG_BIT:
-                mask |= _FLAG_BIT[name] if value else 0
-            else:
-                e._set_rare(name, value)
+        if entry._rare:
+            for name, value in entry._rare.items():
+                if name in _FLAG_BIT:
+                    mask |= _FLAG_BIT[name] if value else 0
+                else:
+                    e._set_rare(name, value)
         if entry.extra_deps:  # the Keeper has recorded them (toc.Owners) and left none
             e._set_rare("extra_deps", entry.extra_deps)
         e._mask = _MASKS[mask]

@@ -276,10 +276,12 @@ class TocEntry:
         self.info = {} if info is None else info
         self.id = id
         self._rare = None
-        self.tablespace, self.split_pre_sql, self.split_post_sql = (
-            tablespace, split_pre_sql, split_post_sql)
-        self.ref_table_oids, self.extconfig = ref_table_oids, extconfig
-        self.fk_order, self.after_data = fk_order, after_data
+        if (tablespace is not None or split_pre_sql is not None or split_post_sql is not None
+                or ref_table_oids or extconfig or fk_order or after_data):  # few entries
+            self.tablespace, self.split_pre_sql, self.split_post_sql = (
+                tablespace, split_pre_sql, split_post_sql)
+            self.ref_table_oids, self.extconfig = ref_table_oids, extconfig
+            self.fk_order, self.after_data = fk_order, after_data
 
     @property
     def label(self) -> str:

@@ -49,7 +49,10 @@ class Keeper:
             # selection and the scheduler tie indexes, constraints and data to it.
             entry.info["oid"] = entry.objects[0][1]
         entry.objects = entry.extra_deps = _NONE  # both in self.owners now
-        info = {k: self._share(v) if type(v) is list else v for k, v in entry.info.items()}
+        info = entry.info  # the entry's own, let go with it
+        for key, value in info.items():
+            if type(value) is list:
+                info[key] = self._share(value)  # a value replaced: the keys stay
         kept = CompactEntry.of(entry, self.spool, info)
         if kept.copy is not None:  # every chunk of a hypertable has the same columns
             kept.copy.columns = self._share(kept.copy.columns)
