@@ -6,6 +6,9 @@ from __future__ import annotations
 import heapq
 import random
 
+import pytest
+
+from pystream_migrate import toc
 from pystream_migrate.catalog.compact import Keeper
 from pystream_migrate.toc import (
     RARE_FIELDS,
@@ -130,7 +133,10 @@ def _plain_order(entries: list[TocEntry]) -> list[int]:
     return sorted(order, key=lambda p: SECTION_RANK[entries[p].section])
 
 
-def test_resolve_and_sort_match_their_plain_versions() -> None:
+@pytest.mark.parametrize("dict_objects", [toc.DICT_OBJECTS, 0])  # a dict; the buckets
+def test_resolve_and_sort_match_their_plain_versions(
+        dict_objects: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toc, "DICT_OBJECTS", dict_objects)
     for n in (0, 1, 2, 17, 40, 3000):
         entries, rows = _random_entries(random.Random(n), n)
         plain, _ = _random_entries(random.Random(n), n)

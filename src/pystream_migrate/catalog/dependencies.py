@@ -16,6 +16,7 @@ from array import array
 from collections.abc import Iterator
 
 from pystream_migrate.catalog.queries import Tuples, each_row
+from pystream_migrate.toc import DependencyGroup
 
 Dependency = tuple[str, int, str, int]  # catalog, oid, referenced catalog, its oid
 
@@ -43,6 +44,8 @@ class Dependencies:
         self._oid = array("q")
         self._ref_catalog = array("H")
         self._ref_oid = array("q")
+        # Each row's dependencies: its catalogs' numbers and where they are in the arrays.
+        self._runs: list[tuple[int, int, int, int]] = []
         if not rows.names:  # no dependency at all
             return
         at = {name: i for i, name in enumerate(rows.names)}
@@ -55,6 +58,8 @@ class Dependencies:
                     self._names.append(name)
             pairs = _pairs(row[pairs_at])
             count = len(pairs) // 2
+            start = len(self._oid)
+            self._runs.append((number[catalog], number[ref_catalog], start, start + count))
             self._catalog.extend(array("H", [number[catalog]]) * count)
             self._oid.extend(pairs[0::2])
             self._ref_catalog.extend(array("H", [number[ref_catalog]]) * count)
@@ -68,6 +73,14 @@ class Dependencies:
         for catalog, oid, ref_catalog, ref_oid in zip(
                 self._catalog, self._oid, self._ref_catalog, self._ref_oid, strict=True):
             yield names[catalog], oid, names[ref_catalog], ref_oid
+
+    def groups(self) -> Iterator[DependencyGroup]:
+        """Every dependency, a row (a pair of catalogs) at a time: (catalog, referenced
+        catalog, oids, referenced oids); see toc.resolve_dependencies."""
+        names = self._names
+        for catalog, ref_catalog, start, end in self._runs:
+            yield (names[catalog], names[ref_catalog], self._oid[start:end],
+                   self._ref_oid[start:end])
 
     def close(self) -> None:
         """Nothing to free (as a cursor's close, for :class:`.prefetch.Prefetch`)."""
