@@ -489,7 +489,7 @@ class Owners:
 
 
 _LOW32 = 0xFFFFFFFF
-DICT_OBJECTS = 100_000
+DICT_OBJECTS = 50_000
 
 
 class _Objects:
@@ -501,7 +501,7 @@ class _Objects:
     bisecting all (a dict lookup takes a quarter of that). A catalog of up to
     DICT_OBJECTS objects is also looked up through a dict, ``table``: on 4000 chunks
     resolving pg_depend's 40 000 rows took 0.06 s through the buckets (~100 bytes an
-    object more, 10 MB at most per catalog; at 100 000 chunks pg_class is past it)."""
+    object more, 5 MB at most per catalog; past ~15 000 chunks pg_class keeps only these)."""
 
     __slots__ = ("added", "added_at", "base", "number", "oids", "owners", "shift", "starts",
                  "table")
