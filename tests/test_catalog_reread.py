@@ -207,3 +207,18 @@ def test_streamed_results_without_rows_give_empty_compact_forms(
             assert list(spilled) == [] and len(spilled) == 0
         assert len(Dependencies(Tuples((), iter(())))) == 0
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_queries_read_ahead_come_back_from_a_helper_only(
+        make_db: Callable[..., str]) -> None:
+    """read_catalog's ``ahead`` queries run on a helper once it is free; without one
+    they are left to the caller (never sent in the leader's pipeline)."""
+    dsn = make_db()
+    with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as helper:
+        snapshot = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+        helper.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        helper.execute(f"SET TRANSACTION SNAPSHOT '{snapshot[0] if snapshot else ''}'")
+        read = read_catalog(conn, [helper], ahead=("schemas", "collations"))
+        assert set(read.ahead) == {"schemas", "collations"}
+        assert read.ahead["schemas"] == fetch_all(conn, "schemas")
+        assert read_catalog(conn, [], ahead=("schemas",)).ahead == {}

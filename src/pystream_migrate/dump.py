@@ -46,6 +46,7 @@ from pystream_migrate.selection import (
 from pystream_migrate.session import begin_snapshot, configure_reader
 from pystream_migrate.timescale import (
     EXTENSION_INFO_COLUMNS,
+    INSPECT_QUERIES,
     TimescaleInfo,
     annotate,
     info_of,
@@ -337,7 +338,8 @@ def _read_source(
             roles = relation_roles(leader, tsinfo)
             locked = _lock_tables(leader, roles.chunk_relids())
             log(f"snapshot {snapshot} on {describe_target(opts.dsn)}; locked {locked} tables")
-            catalog = read_catalog(leader, helpers)
+            catalog = read_catalog(leader, helpers,
+                                   ahead=INSPECT_QUERIES if tsinfo.version else ())
             inspect_source(leader, tsinfo, catalog)
             return snapshot, facts, tsinfo, roles, catalog
         except (psycopg.errors.InternalError_, psycopg.errors.UndefinedTable) as exc:

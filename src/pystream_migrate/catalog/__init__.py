@@ -110,6 +110,8 @@ class Catalog:
     entries: list[TocEntry]
     unsupported: list[Unsupported]
     warnings: list[str]
+    # The rows of read_catalog's ``ahead`` queries that a helper ran, by name.
+    ahead: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def collect_entries(ctx: CatalogContext,
@@ -124,18 +126,21 @@ def collect_entries(ctx: CatalogContext,
 
 
 def read_catalog(conn: psycopg.Connection,
-                 helpers: list[psycopg.Connection] | None = None) -> Catalog:
+                 helpers: list[psycopg.Connection] | None = None,
+                 ahead: tuple[str, ...] = ()) -> Catalog:
     """Read every object family and return the sorted TOC.
 
     ``helpers`` are optional connections in the same snapshot as ``conn``; the
     heaviest queries run on them ahead of time, the others are sent ahead on ``conn``
-    in pipeline mode (:mod:`.prefetch`).
+    in pipeline mode (:mod:`.prefetch`). ``ahead``: parameterless queries of the
+    caller's, run on a helper once it is free (Catalog.ahead has the rows of those a
+    helper started; the caller runs the others).
     """
     # Pipeline mode: the queries sent ahead travel together; one that needs its answer
     # at once (ctx.query with parameters) still gets it, at the cost of a round trip.
     with conn.pipeline() as pipeline:
-        ctx = CatalogContext(conn, prefetch=Prefetch(helpers or [], leader=conn,
-                                                     pipeline=pipeline))
+        prefetch = Prefetch(helpers or [], leader=conn, pipeline=pipeline, helpers_only=ahead)
+        ctx = CatalogContext(conn, prefetch=prefetch)
         keeper = Keeper()
         try:
             entries = collect_entries(ctx, keeper)
@@ -145,8 +150,9 @@ def read_catalog(conn: psycopg.Connection,
                 aliases=ctx.extension_members,
                 owners=keeper.owners,
             )
+            rows = {name: prefetch.take(name) for name in ahead}
         finally:
-            if ctx.prefetch is not None:
-                ctx.prefetch.close()
+            prefetch.close()
     del keeper  # its map of owners and extra dependencies
-    return Catalog(sort_entries(entries), ctx.unsupported, ctx.warnings)
+    return Catalog(sort_entries(entries), ctx.unsupported, ctx.warnings,
+                   {name: found for name, found in rows.items() if found is not None})

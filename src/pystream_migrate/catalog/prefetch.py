@@ -104,7 +104,10 @@ class Prefetch:
     def __init__(self, helpers: list[psycopg.Connection],
                  names: tuple[str, ...] = HEAVY_QUERIES,
                  leader: psycopg.Connection | None = None,
-                 pipeline: psycopg.Pipeline | None = None) -> None:
+                 pipeline: psycopg.Pipeline | None = None,
+                 helpers_only: tuple[str, ...] = ()) -> None:
+        """``helpers_only``: queries run after ``names``, on a helper only (never in the
+        leader's pipeline, where one that fails would abort the rest)."""
         self._sent: dict[str, Cursor | TupleCursor] = {}
         self._leader, self._pipeline = leader, pipeline
         self._later: tuple[str, ...] = ()
@@ -117,8 +120,7 @@ class Prefetch:
             for name in ahead[:first]:
                 self._sent[name] = _start(leader, name)
             self._later = ahead[first:]
-        if not helpers:
-            names = ()
+        names = names + helpers_only if helpers else ()
         self._futures: dict[str, Future[Any]] = {name: Future() for name in names}
         # Each future goes to one helper, in the order of ``names``.
         self._todo: queue.SimpleQueue[tuple[str, Future[Any]]] = queue.SimpleQueue()
