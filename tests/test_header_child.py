@@ -38,10 +38,13 @@ def _slow(toc: list[dict[str, Any]], pause: float) -> Iterator[dict[str, Any]]:
 
 
 def _write(toc: list[dict[str, Any]], data: dict[int, bytes], *, child: bool,
-           pause: float = 0.0) -> tuple[bytes, ArchiveWriter]:
+           pause: float = 0.0, split: int | None = None) -> tuple[bytes, ArchiveWriter]:
+    """An archive of ``toc`` with ``data``; ``split``: the TOC in two parts from there."""
     out = io.BytesIO()
-    w = ArchiveWriter(out, HEADER, _slow(toc, pause) if child else toc, block_size=1000,
-                      names=_names(toc) if child else None)
+    head, tail = (toc, None) if split is None else (
+        toc[:split], (toc[split]["id"], _slow(toc[split:], pause) if child else toc[split:]))
+    w = ArchiveWriter(out, HEADER, _slow(head, pause) if child else head, block_size=1000,
+                      names=_names(toc) if child else None, toc_tail=tail)
     for entry_id, raw in data.items():
         e = w.open_entry(entry_id)
         e.write(raw)
@@ -76,6 +79,59 @@ def test_a_fork_that_fails_leaves_the_header_to_the_writer() -> None:
 
 def test_a_sigterm_during_the_fork_is_raised_and_stops_the_child() -> None:
     _fresh("signal_in_fork")
+
+
+def test_a_toc_in_two_parts_makes_the_same_archive_byte_for_byte() -> None:
+    _fresh("same_bytes_in_parts")
+
+
+def test_what_a_part_finds_wrong_is_raised_and_parts_must_be_in_order() -> None:
+    _fresh("errors_in_parts")
+
+
+def same_bytes_in_parts() -> None:
+    """Two children encode a half each; without fork, the writer does both itself."""
+    import os
+
+    toc = make_toc(300, data=set(range(100, 300)))
+    data = {i: payload(i, 40 if i % 3 else 3500) for i in range(100, 300)}
+    alone, _ = _write(toc, data, child=False)
+    assert _write(toc, data, child=False, split=150)[0] == alone
+    in_parts, w = _write(toc, data, child=True, pause=0.3, split=150)
+    assert w._job is not None and len(w._job._children) == 2, "no children: tests nothing"
+    assert in_parts == alone
+    fork = os.fork
+
+    def no_fork() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    os.fork = no_fork
+    try:
+        here, w = _write(toc, data, child=True, split=150)
+    finally:
+        os.fork = fork
+    assert w._job is None and here == alone
+
+
+def errors_in_parts() -> None:
+    toc = make_toc(50)
+    toc[37]["name"] = 5  # in the second part
+    with pytest.raises(ValueError) as alone:
+        ArchiveWriter(io.BytesIO(), HEADER, toc)
+    with pytest.raises(ValueError) as raised:
+        _write(toc, {1: b"1\n"}, child=True, split=25)
+    assert str(raised.value) == str(alone.value)
+    # No cycle, but an entry of the first part needs one of the second: a TOC in parts
+    # must be in dependency order (every dump's is), the cycle check sees one part.
+    toc = make_toc(50)
+    toc[3]["deps"] = [40]
+    ArchiveWriter(io.BytesIO(), HEADER, toc)  # accepted whole
+    with pytest.raises(ValueError, match="in parts must list each entry after"):
+        _write(toc, {1: b"1\n"}, child=True, split=25)
+    toc = make_toc(50)
+    toc[30]["id"] = 3  # an id of the first part's range
+    with pytest.raises(ValueError, match="in parts must list each entry after"):
+        _write(toc, {1: b"1\n"}, child=True, split=25)
 
 
 def signal_in_fork() -> None:
@@ -180,7 +236,7 @@ def test_no_child_while_another_thread_runs() -> None:
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert headerjob.start(lambda: (b"x",), lambda record, error: None) is None
+        assert headerjob.start([lambda: b"x"], lambda payloads, error: None) is None
         toc = make_toc(5)
         w = ArchiveWriter(io.BytesIO(), HEADER, toc, names=_names(toc))
         assert w._job is None  # encoded here, as before

@@ -319,6 +319,18 @@ class TocIndex:
         self.by_id.add(entry_id, kept)
         return kept
 
+    def ordered_within(self, low: int, high: int | None) -> bool:
+        """Whether the ids so far ascend from ``low`` on, below ``high`` (None: no bound),
+        and each entry depends only on entries before it: a TOC in parts, each in its
+        range, then has no cycle across them."""
+        ids = self.by_id
+        if not ids.entries:
+            return True
+        first = ids.first_id()
+        start = first if first is not None else next(iter(ids))
+        return (self._backwards and start >= low
+                and (high is None or self._last_id < high))
+
     def finish(self) -> dict[int, Any]:
         """:meth:`finish_by_id`, as a dict."""
         return dict(self.finish_by_id())

@@ -23,7 +23,7 @@ import codecs
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import zstandard
 
@@ -62,33 +62,54 @@ def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
     (the header's TOC, the footer's index):
     record header, then payload pieces. Neither the items nor their JSON text are ever
     held whole."""
+    return assemble(cctx, record_type, document, key, [stage(record_type, items, check)])
+
+
+class Staged(NamedTuple):
+    """Part of a list member's JSON text (items separated by commas, without brackets),
+    as independently compressed pieces; ``raw_length``: the text's length."""
+
+    pieces: list[bytes]
+    raw_length: int
+
+
+def stage(record_type: RecordType, items: Iterable[Any],
+          check: Callable[[Any], object] | None = None) -> Staged:
+    """``items`` (each seen by ``check`` first) as :class:`Staged` text, a few hundred at
+    a time: one part of a list that :func:`assemble` puts together (the header's TOC
+    may be encoded in parts by several processes)."""
     staging = zstandard.ZstdCompressor(level=1)
     pieces: list[bytes] = []
     raw_length = 0
-
-    def put(text: bytes | memoryview) -> None:
-        nonlocal raw_length
-        raw_length += len(text)
-        if raw_length > MAX_DOCUMENT_SIZE:
-            raise RecordTooLarge(f"{record_type.name.lower()} record of more than "
-                                 f"{MAX_DOCUMENT_SIZE} bytes is larger than the archive "
-                                 "format allows")
-        pieces.append(compress_exact(staging, text))
-
-    put(dump_json(document)[:-1] + b',' + dump_json(key) + b':[')
-    first = True
     for batch in _batches(items, check):
         text = memoryview(dump_json(batch))[1:-1]
-        put(text if first else b"," + text)
-        first = False
-    put(b"]}")
+        if pieces:
+            text = memoryview(b"," + text)
+        raw_length += len(text)
+        _within_limit(record_type, raw_length)
+        pieces.append(compress_exact(staging, text))
+    return Staged(pieces, raw_length)
+
+
+def assemble(cctx: zstandard.ZstdCompressor, record_type: RecordType,
+             document: dict[str, Any], key: str, parts: list[Staged]) -> tuple[bytes, ...]:
+    """The record of ``document`` (not empty) with the list member ``key`` last, made of
+    ``parts`` in order: record header, then payload pieces."""
+    head = dump_json(document)[:-1] + b"," + dump_json(key) + b":["
+    filled = [part for part in parts if part.pieces]
+    raw_length = len(head) + sum(p.raw_length for p in filled) + len(filled[1:]) + 2
+    _within_limit(record_type, raw_length)
     # The record: one frame that announces its length (readers check it).
     cobj = cctx.compressobj(size=raw_length)
     unstage = zstandard.ZstdDecompressor()
-    payload: list[bytes] = []
-    for i, piece in enumerate(pieces):
-        payload.append(cobj.compress(unstage.decompress(piece)))
-        pieces[i] = b""
+    payload = [cobj.compress(head)]
+    for n, part in enumerate(filled):
+        if n:
+            payload.append(cobj.compress(b","))  # between two parts
+        for i, piece in enumerate(part.pieces):
+            payload.append(cobj.compress(unstage.decompress(piece)))
+            part.pieces[i] = b""  # let go of each piece once used
+    payload.append(cobj.compress(b"]}"))
     payload.append(cobj.flush())
     payload = [p for p in payload if p]
     crc = 0
@@ -96,6 +117,13 @@ def encode_listed(cctx: zstandard.ZstdCompressor, record_type: RecordType,
         crc = zlib.crc32(p, crc)
     header = RecordHeader(record_type, 0, 0, raw_length, sum(map(len, payload)), crc)
     return (header.pack(), *payload)
+
+
+def _within_limit(record_type: RecordType, raw_length: int) -> None:
+    if raw_length > MAX_DOCUMENT_SIZE:
+        raise RecordTooLarge(f"{record_type.name.lower()} record of more than "
+                             f"{MAX_DOCUMENT_SIZE} bytes is larger than the archive "
+                             "format allows")
 
 
 def _batches(items: Iterable[Any],

@@ -25,9 +25,9 @@ import signal
 import threading
 from collections.abc import Callable
 
-Record = tuple[bytes, ...]
+Payload = bytes | memoryview  # what a child's encode() returns, for the parent to use
 
-_OK, _FAILED = b"H", b"E"  # the first byte through the pipe: the record, or an error
+_OK, _FAILED = b"H", b"E"  # the first byte through the pipe: the payload, or an error
 _STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
@@ -46,75 +46,114 @@ def _only_thread() -> bool:
 
 
 class HeaderJob:
-    """``encode()`` run in a forked child; :meth:`wait` gives its record or raises the
-    ``ValueError`` it raised. ``done`` is called, on a thread of the parent, with the
-    record or the error as soon as the child has finished."""
+    """Each of ``encodes`` run in a forked child of its own; ``done`` is called, on a
+    thread of the parent, with their payloads in order, or the first ``ValueError`` one
+    of them raised, as soon as every child has finished; :meth:`wait` waits for that
+    and raises the error."""
 
-    def __init__(self, encode: Callable[[], Record],
-                 done: Callable[[Record | None, BaseException | None], None],
+    def __init__(self, encodes: list[Callable[[], bytes]],
+                 done: Callable[[list[Payload] | None, BaseException | None], None],
                  mask: set[int | signal.Signals]) -> None:
         """Call with SIGINT and SIGTERM blocked (see :func:`start`); ``mask`` is the
-        signal mask to restore, which the child does at once."""
+        signal mask to restore, which each child does at once. Every child is forked
+        before any thread starts here."""
+        self._children: list[tuple[int, int]] = []  # pid, the read end of its pipe
+        try:
+            for encode in encodes:
+                self._children.append(self._fork(encode, mask))
+        except OSError:
+            self._stop_children()
+            raise
+        self._done = done
+        self._lock = threading.Lock()
+        self._left = len(self._children)
+        self._payloads: list[Payload | None] = [None] * self._left
+        self._error: BaseException | None = None
+        self._threads = [threading.Thread(target=self._collect, args=(i, pid, fd),
+                                          name="header", daemon=True)
+                         for i, (pid, fd) in enumerate(self._children)]
+        for t in self._threads:
+            t.start()
+
+    def _fork(self, encode: Callable[[], bytes],
+              mask: set[int | signal.Signals]) -> tuple[int, int]:
         read_fd, write_fd = os.pipe()
         try:
-            self._pid = os.fork()
+            pid = os.fork()
         except OSError:
             os.close(read_fd)
             os.close(write_fd)
             raise
-        if self._pid == 0:  # the child: never returns
+        if pid == 0:  # the child: never returns
             os.close(read_fd)
+            for _, fd in self._children:  # the earlier children's, not its own
+                os.close(fd)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             _child(encode, write_fd)
         os.close(write_fd)
-        self._done = done
-        self._record: Record | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._collect, args=(read_fd,),
-                                        name="header", daemon=True)
-        self._thread.start()
+        return pid, read_fd
 
-    def _collect(self, read_fd: int) -> None:
+    def _stop_children(self) -> None:
+        for pid, fd in self._children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+
+    def _collect(self, i: int, pid: int, read_fd: int) -> None:
         parts: list[bytes] = []
+        error: BaseException | None = None
         try:
             with os.fdopen(read_fd, "rb", buffering=0) as pipe:
                 while part := pipe.read(1 << 20):
                     parts.append(part)
         except OSError as exc:
-            self._error = OSError(f"reading the header from its encoder failed: {exc}")
-        _, status = os.waitpid(self._pid, 0)
+            error = OSError(f"reading the header from its encoder failed: {exc}")
+        _, status = os.waitpid(pid, 0)
         data = b"".join(parts)
         del parts
-        if self._error is None:
+        if error is None:
             if data[:1] == _OK and os.waitstatus_to_exitcode(status) == 0:
-                self._record = (memoryview(data)[1:].tobytes(),)
+                self._payloads[i] = memoryview(data)[1:]  # no copy of it
             elif data[:1] == _FAILED:
-                self._error = _unpickled(data[1:])
+                error = _unpickled(data[1:])
             else:
-                self._error = OSError("the process encoding the archive's header ended "
-                                      f"without it (wait status {status})")
-        self._done(self._record, self._error)
+                error = OSError("the process encoding the archive's header ended "
+                                f"without it (wait status {status})")
+        with self._lock:
+            self._error = self._error or error
+            self._left -= 1
+            if self._left:
+                return
+        if self._error is not None:
+            self._done(None, self._error)
+        else:
+            payloads = [p for p in self._payloads if p is not None]
+            self._payloads = []  # done's to keep or let go of, one at a time
+            self._done(payloads, None)
 
-    def wait(self) -> Record:
-        self._thread.join()
+    def wait(self) -> None:
+        """Wait for every child and ``done``; raise the error if one failed."""
+        for t in self._threads:
+            t.join()
         if self._error is not None:
             raise self._error
-        assert self._record is not None
-        return self._record
 
     def kill(self) -> None:
-        """Stop the child if it still runs (the dump failed) and wait for the rest."""
-        if self._thread.is_alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-        self._thread.join()
+        """Stop the children still running (the dump failed) and wait for the rest."""
+        for (pid, _), t in zip(self._children, self._threads, strict=True):
+            if t.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        for t in self._threads:
+            t.join()
 
 
-def _child(encode: Callable[[], Record], fd: int) -> None:
+def _child(encode: Callable[[], bytes], fd: int) -> None:
     status = 1
     try:
         try:
-            out = _OK + b"".join(encode())
+            out = _OK + encode()
             status = 0
         except ValueError as exc:
             out = _FAILED + _pickled(exc)
@@ -145,19 +184,20 @@ def _unpickled(data: bytes) -> BaseException:
     return exc if isinstance(exc, ValueError) else ValueError(str(exc))
 
 
-def start(encode: Callable[[], Record],
-          done: Callable[[Record | None, BaseException | None], None]) -> HeaderJob | None:
-    """A :class:`HeaderJob` for ``encode``, or None where a child cannot be forked safely
-    (no ``fork``, or other threads alive): the caller then encodes by itself."""
+def start(encodes: list[Callable[[], bytes]],
+          done: Callable[[list[Payload] | None, BaseException | None], None]
+          ) -> HeaderJob | None:
+    """A :class:`HeaderJob` for ``encodes``, or None where children cannot be forked
+    safely (no ``fork``, or other threads alive): the caller then encodes by itself."""
     if not hasattr(os, "fork") or not hasattr(signal, "pthread_sigmask") or not _only_thread():
         return None
     # A signal handled inside fork's own hooks (logging's at-fork lock release) would be
     # printed and dropped: a SIGTERM then let the dump run to its end. Blocked across the
-    # fork, it is handled once the job is whole, and stops the child too.
+    # forks, it is handled once the job is whole, and stops the children too.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     job = None
     try:
-        job = HeaderJob(encode, done, mask)
+        job = HeaderJob(encodes, done, mask)
     except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): do it here
         pass
     finally:

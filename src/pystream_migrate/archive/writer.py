@@ -10,14 +10,17 @@ bounded by one block buffer per open entry plus the index kept for the footer.
 from __future__ import annotations
 
 import bisect
+import pickle
 import sys
 import threading
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import partial
+from itertools import chain
 from types import TracebackType
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 import zstandard
 
@@ -51,7 +54,13 @@ from pystream_migrate.archive.format import (
     pack_trailer,
     stats_json,
 )
-from pystream_migrate.archive.header import encode_header, encode_listed
+from pystream_migrate.archive.header import (
+    Staged,
+    assemble,
+    encode_header,
+    encode_listed,
+    stage,
+)
 from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
@@ -62,6 +71,9 @@ _MAX_SEQ = 0xFFFFFFFF
 HELD_MAX = 16 << 20
 HELD_ITEM = 400
 
+
+
+T = TypeVar("T")
 
 
 class EntryName(NamedTuple):
@@ -85,28 +97,64 @@ def _name_if_data(doc: dict[str, Any]) -> EntryName | None:
     return None if doc.get("copy") is None else entry_name(doc)
 
 
-def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], level: int,
-                    kept: dict[int, Any] | None = None,
-                    built: bool = False) -> tuple[bytes, ...]:
-    """The header record; each TOC document is checked as it is encoded (what a reader
-    would refuse is never written; ``built``: documents of TocEntry.document, checked
-    by contents.check_built_entry) and ``kept`` gets every id with its data entry's
-    name. Raises ValueError (RecordTooLarge: a TOC past the format's limit)."""
-    index = TocIndex(keep=_name_if_data, check=check_built_entry if built else check_entry)
+def _checked(run: Callable[[], T]) -> T:
+    """``run()``, what is wrong with the header or TOC as ValueError (RecordTooLarge: a
+    TOC past the format's limit)."""
     try:
-        check_header(document)
-        record = encode_header(make_compressor(level), document, toc, index.add)
-        if kept is not None:
-            kept.update(index.finish())
-        else:
-            index.finish()  # the dependency check
+        return run()
     except FormatViolation as exc:
         raise ValueError(f"invalid header or TOC: {exc}") from None
     except RecordTooLarge:
         raise
     except (TypeError, ValueError) as exc:
         raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
-    return record
+
+
+def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], level: int,
+                    kept: dict[int, Any], built: bool = False) -> tuple[bytes, ...]:
+    """The header record; each TOC document is checked as it is encoded (what a reader
+    would refuse is never written; ``built``: documents of TocEntry.document, checked
+    by contents.check_built_entry) and ``kept`` gets every id with its data entry's
+    name. Raises ValueError (RecordTooLarge: a TOC past the format's limit)."""
+    index = TocIndex(keep=_name_if_data, check=check_built_entry if built else check_entry)
+
+    def encode() -> tuple[bytes, ...]:
+        check_header(document)
+        record = encode_header(make_compressor(level), document, toc, index.add)
+        kept.update(index.finish())
+        return record
+    return _checked(encode)
+
+
+# One part of the TOC, given to ArchiveWriter's children: its documents, and the ids
+# they must have (at least the first, below the second; None: any).
+TocPart = tuple[Iterable[dict[str, Any]], int, int | None]
+
+
+def _staged(part: TocPart, built: bool, parts: int) -> Staged:
+    """A part of the TOC, checked and staged for header.assemble. A TOC in several parts
+    must have each part's ids in its range and every dependency on an earlier entry
+    (every dump's TOC is so): the cycle check cannot see across parts."""
+    docs, low, high = part
+    index = TocIndex(keep=_no_name, check=check_built_entry if built else check_entry)
+
+    def encode() -> Staged:
+        staged = stage(RecordType.HEADER, docs, index.add)
+        index.finish()
+        if parts > 1 and not index.ordered_within(low, high):
+            raise FormatViolation("a TOC encoded in parts must list each entry after "
+                                  "those it depends on, its ids ascending")
+        return staged
+    return _checked(encode)
+
+
+def _no_name(doc: dict[str, Any]) -> None:
+    return None
+
+
+def _pickled_part(part: TocPart, built: bool, parts: int) -> bytes:
+    """:func:`_staged`, for the parent (run in a child: headerjob.py)."""
+    return pickle.dumps(_staged(part, built, parts), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _again(exc: BaseException) -> BaseException:
@@ -142,13 +190,16 @@ class ArchiveWriter:
         block_size: int = DEFAULT_BLOCK_SIZE,
         names: Mapping[int, EntryName | None] | None = None,
         built: bool = False,
+        toc_tail: tuple[int, Iterable[dict[str, Any]]] | None = None,
     ) -> None:
         """``names``: every TOC id with its data entry's name (None for the others), as
         the TOC's documents will give them. With it, the header is encoded by a forked
         child where that is safe (``headerjob.py``) and the data written meanwhile
         waits in memory, up to HELD_MAX; :meth:`finish` raises what the child found.
         ``built``: the TOC's documents are :meth:`TocEntry.document`'s, whose members
-        from typed slots need no check (see contents.check_built_entry)."""
+        from typed slots need no check (see contents.check_built_entry).
+        ``toc_tail``: (the first id of the rest, the rest of the TOC), with ``names``:
+        ``toc`` and the rest are encoded by two children at once (see _staged)."""
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
@@ -174,21 +225,28 @@ class ArchiveWriter:
         self._held_bytes = 0
         self._job: headerjob.HeaderJob | None = None
         self._header_error: BaseException | None = None
-        if names is not None:
-            self._held = []
-            self._index(names)
-            self._job = headerjob.start(
-                lambda: _encode_checked(document, toc, level, built=built),
-                self._header_done)
-            if self._job is not None:
-                return
-            self._held = None
-        kept: dict[int, Any] = {}
-        record = _encode_checked(document, toc, level, kept, built)
+        self._document = document
         if names is None:
+            kept: dict[int, Any] = {}
+            if toc_tail is not None:
+                toc = chain(toc, toc_tail[1])
+            record = _encode_checked(document, toc, level, kept, built)
             self._index(kept)
-        del kept
-        self._append_raw((pack_preamble(), *record))
+            del kept
+            self._append_raw((pack_preamble(), *record))
+            return
+        _checked(lambda: check_header(document))
+        self._index(names)
+        parts: list[TocPart] = [(toc, 1, None)] if toc_tail is None else [
+            (toc, 1, toc_tail[0]), (toc_tail[1], toc_tail[0], None)]
+        self._held = []
+        self._job = headerjob.start(
+            [partial(_pickled_part, part, built, len(parts)) for part in parts],
+            self._header_done)
+        if self._job is None:  # no child: encoded here, one part after the other
+            self._held = None
+            staged = [_staged(part, built, len(parts)) for part in parts]
+            self._append_raw((pack_preamble(), *self._assemble(staged)))
 
     def _index(self, kept: Mapping[int, Any]) -> None:
         # Every id, for open_entry's message (8 bytes each, sorted); the names of the
@@ -196,10 +254,28 @@ class ArchiveWriter:
         self._ids = array("q", sorted(kept))
         self._toc: dict[int, EntryName] = {k: v for k, v in kept.items() if v is not None}
 
-    def _header_done(self, record: headerjob.Record | None,
+    def _assemble(self, parts: list[Staged]) -> tuple[bytes, ...]:
+        compressor = make_compressor(self._level)
+        return _checked(lambda: assemble(compressor, RecordType.HEADER, self._document,
+                                         "toc", parts))
+
+    def _header_done(self, payloads: list[headerjob.Payload] | None,
                      error: BaseException | None) -> None:
-        """The child's header (or its error) arrived: write it, then what waited. What
-        fails here (the child's ValueError, a full disk) no writer saw: each raises it."""
+        """The children's parts of the header (or an error) arrived: write the header,
+        then what waited. What fails here (a child's ValueError, a full disk) no writer
+        saw: each raises it."""
+        record = None
+        if error is None and payloads is not None:
+            try:  # outside the lock: the workers go on holding their data meanwhile
+                # From this process's own children, through its own pipes; each let go
+                # of once read (at 100 000 chunks a part is ~10 MB).
+                parts: list[Staged] = []
+                while payloads:
+                    parts.append(pickle.loads(payloads.pop(0)))
+                record = self._assemble(parts)
+                del parts
+            except ValueError as exc:
+                error = exc
         with self._lock:
             try:
                 if error is not None:
