@@ -152,11 +152,13 @@ def test_spilled_rows_come_back_whole_in_order_each_time(hold: int) -> None:
         assert len(spilled) == count
         assert list(spilled) == rows
         assert [r["oid"] for r in spilled] == list(range(count))  # again, from the first
+        assert list(spilled.columns("name", "oid")) == [(r["name"], r["oid"]) for r in rows]
         fh = spilled._file
         assert spilled._held == [] if count > hold else fh is None
     assert fh is None or fh.closed
     with SpilledRows(Tuples((), iter([])), hold=hold) as empty:
         assert list(empty) == [] and list(empty) == [] and len(empty) == 0
+        assert list(empty.columns("oid")) == []
 
 
 def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_line_naming_tmpdir(

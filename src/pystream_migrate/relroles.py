@@ -41,6 +41,11 @@ class RelationRoles(Mapping[int, dict[str, Any]]):
                 and r.get("compresses") is None
                 and all(r.get(name) is not None for name in _CHUNK_FIELDS))
 
+    def others(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The rows of every relation but the plain chunks (hypertables, compressed
+        chunks' companions, internal hypertables), by relid."""
+        return iter(self._other.items())
+
     def chunk_relids(self) -> list[int]:
         """The relids of every chunk."""
         return list(self._relid) + [relid for relid, r in self._other.items()

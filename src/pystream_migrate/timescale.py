@@ -16,7 +16,7 @@ carried as extension configuration data (see docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +207,7 @@ def _add_job_stats(conn: psycopg.Connection, entries: list[TocEntry]) -> None:
     entries.insert(entries.index(jobs) + 1, stats)
 
 
-def annotate(entries: list[TocEntry], roles: Mapping[int, dict[str, Any]]) -> list[TocEntry]:
+def annotate(entries: list[TocEntry], roles: RelationRoles) -> list[TocEntry]:
     """Mark chunk data entries and drop the data entries of hypertable roots.
 
     A hypertable root's own heap is always empty (TimescaleDB routes rows to chunks), and
@@ -223,10 +223,10 @@ def annotate(entries: list[TocEntry], roles: Mapping[int, dict[str, Any]]) -> li
     kept: list[TocEntry] = []
     compressed_chunks: dict[int, list[str]] = {}  # companion relid -> its chunks
     for e in entries:
-        relid = e.relid if e.copy is not None else e.info.get("oid")
         role = None
-        if relid is not None and not e.extconfig and e.kind in ("TABLE", "TABLE DATA"):
-            role = roles.get(int(relid))
+        if e.kind in ("TABLE", "TABLE DATA") and not e.extconfig:  # not an index's info
+            relid = e.relid if e.copy is not None else e.info.get("oid")
+            role = roles.get(int(relid)) if relid is not None else None
         if role is not None:
             if role["role"] == "hypertable":
                 if e.copy is not None:
@@ -243,9 +243,9 @@ def annotate(entries: list[TocEntry], roles: Mapping[int, dict[str, Any]]) -> li
                         ident(e.schema, e.name))
         kept.append(e)
     leftovers = {int(role["compresses"]): compressed_chunks[relid]
-                 for relid, role in roles.items()
+                 for relid, role in roles.others()
                  if role.get("compresses") is not None and relid in compressed_chunks}
-    for e in kept:
+    for e in kept if leftovers else ():
         chunks = leftovers.get(int(e.info.get("oid") or 0)) if e.kind == "TABLE" else None
         if chunks:
             # A materialized hypertable has no drop of its own (its continuous aggregate

@@ -34,7 +34,7 @@ def collect(ctx: CatalogContext) -> Iterator[TocEntry]:
     # at a time rather than one per index of every chunk; and one entry at a time, which
     # the caller makes small (tables.collect) before the next is built.
     with ctx.query_twice("indexes") as rows:
-        known = {r["oid"] for r in rows}
+        known = {oid for oid, in rows.columns("oid")}
         for row in rows:
             share_strings(row, "schema", "owner")
             if row["constraint_oid"] is None:

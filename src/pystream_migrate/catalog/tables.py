@@ -22,7 +22,7 @@ Per table it emits:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal, share_strings
@@ -33,6 +33,7 @@ from pystream_migrate.toc import CopySpec, Section, TocEntry
 
 if TYPE_CHECKING:
     from pystream_migrate.catalog import CatalogContext
+    from pystream_migrate.catalog.spill import SpilledRows
 
 Row = dict[str, Any]
 
@@ -93,13 +94,13 @@ def _compact_column(names: tuple[str, ...], values: tuple[Any, ...]) -> Row:
     return _Column((k, v) for k, v in zip(names, values, strict=True) if v is not None)
 
 
-def _parent_names(tables: Iterable[Row]) -> dict[int, Row]:
+def _parent_names(tables: SpilledRows) -> dict[int, Row]:
     """The schema and name of each table that is another's parent, by oid."""
     names: dict[int, tuple[str, str]] = {}
     parents: set[int] = set()
-    for t in tables:
-        names[t["oid"]] = (t["schema"], t["name"])
-        parents.update(t["parents"] or ())
+    for oid, schema, name, its_parents in tables.columns("oid", "schema", "name", "parents"):
+        names[oid] = (schema, name)
+        parents.update(its_parents or ())
     return {oid: {"schema": names[oid][0], "name": names[oid][1]}
             for oid in parents if oid in names}
 
