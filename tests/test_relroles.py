@@ -29,6 +29,9 @@ def test_every_row_reads_back_and_only_chunks_are_chunk_relids() -> None:
     assert dict(roles.items()) == {r["relid"]: r for r in rows}
     assert sorted(roles.chunk_relids()) == [4001, 4500, 5003, 90_000_000_000]
     assert roles.get(4002) is None and roles.get(99) is None and 4500 in roles
+    assert roles.get(4002, "none") == "none" and roles.get(200) == rows[1]
+    assert all(roles.get(r["relid"]) == r for r in rows)
+    assert dict(roles.others()) == {100: rows[0], 200: rows[1]}
     with pytest.raises(KeyError):
         roles[6000]
     assert RelationRoles(()).chunk_relids() == [] and len(RelationRoles(())) == 0

@@ -56,6 +56,17 @@ class RelationRoles(Mapping[int, dict[str, Any]]):
                 "hypertable_id": self._ht_id[at], "hypertable_relid": self._ht_relid[at],
                 "compression_state": self._state[at], "internal": None, "compresses": None}
 
+    def get(self, relid: int, default: Any = None) -> Any:  # type: ignore[override]
+        """As Mapping.get, without raising and catching KeyError for every relation that
+        is not TimescaleDB's (annotate asks for every table)."""
+        found = self._other.get(relid)
+        if found is not None:
+            return found
+        at = bisect.bisect_left(self._relid, relid)
+        if at < len(self._relid) and self._relid[at] == relid:
+            return self._chunk(at)
+        return default
+
     def __getitem__(self, relid: int) -> dict[str, Any]:
         found = self._other.get(relid)
         if found is not None:
