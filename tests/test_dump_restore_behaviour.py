@@ -7,11 +7,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.conftest import Server
 from tests.migrate_support import assert_same_data, dump, restore, scalar
 
 WRITER_SQL = """
@@ -362,3 +364,35 @@ def test_chunks_dropped_in_the_middle_of_a_script_leave_the_rest_complete(
     restore(target_db, archive)
     assert_same_data(source_db, target_db)
     assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.m')") == 90
+
+
+def test_a_toc_in_two_parts_with_user_jobs_dumps_and_restores(
+        pg_server: Server, make_db: Callable[..., str], tmp_path: Path) -> None:
+    """The dump adds the user jobs' statistics with the TOC's highest id in its middle;
+    the header of a TOC in two halves (from dump.HEADER_SPLIT entries, here 4) must
+    still be written, and the archive restore as the one of a single child."""
+    if not pg_server.has_compression:
+        pytest.skip("user jobs (a compression policy) need the Timescale License edition; "
+                    f"the test server's timescaledb.license is {pg_server.license!r}")
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE TABLE m (t timestamptz NOT NULL, v int)")
+        conn.execute("SELECT create_hypertable('m', 't', chunk_time_interval => "
+                     "interval '1 day')")
+        conn.execute("INSERT INTO m SELECT g, 1 FROM generate_series("
+                     "'2024-01-01'::timestamptz, '2024-01-10', interval '6 hours') g")
+        conn.execute("ALTER TABLE m SET (timescaledb.compress)")
+        conn.execute("SELECT add_compression_policy('m', interval '7 days')")
+    out = tmp_path / "parts.psm"
+    prelude = ("import pystream_migrate.dump as d; d.HEADER_SPLIT = 4; "
+               "from pystream_migrate.cli import main; raise SystemExit(main())")
+    res = subprocess.run([sys.executable, "-c", prelude, "dump", "-d", source, "-f", str(out),
+                          "-v", "--progress", "none"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "encoded by a child process" in res.stderr  # the path this case is about
+    target = make_db("dst")
+    restore(target, out, "-j", "2")
+    assert_same_data(source, target)
+    jobs = "SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000"
+    assert scalar(target, jobs) == scalar(source, jobs) == 1

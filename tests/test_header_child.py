@@ -42,7 +42,7 @@ def _write(toc: list[dict[str, Any]], data: dict[int, bytes], *, child: bool,
     """An archive of ``toc`` with ``data``; ``split``: the TOC in two parts from there."""
     out = io.BytesIO()
     head, tail = (toc, None) if split is None else (
-        toc[:split], (toc[split]["id"], _slow(toc[split:], pause) if child else toc[split:]))
+        toc[:split], (split, _slow(toc[split:], pause) if child else toc[split:]))
     w = ArchiveWriter(out, HEADER, _slow(head, pause) if child else head, block_size=1000,
                       names=_names(toc) if child else None, toc_tail=tail)
     for entry_id, raw in data.items():
@@ -89,6 +89,10 @@ def test_what_a_part_finds_wrong_is_raised_and_parts_must_be_in_order() -> None:
     _fresh("errors_in_parts")
 
 
+def test_a_toc_in_parts_may_hold_its_highest_id_in_the_middle() -> None:
+    _fresh("highest_id_in_the_middle")
+
+
 def same_bytes_in_parts() -> None:
     """Two children encode a half each; without fork, the writer does both itself."""
     import os
@@ -121,17 +125,31 @@ def errors_in_parts() -> None:
     with pytest.raises(ValueError) as raised:
         _write(toc, {1: b"1\n"}, child=True, split=25)
     assert str(raised.value) == str(alone.value)
-    # No cycle, but an entry of the first part needs one of the second: a TOC in parts
-    # must be in dependency order (every dump's is), the cycle check sees one part.
+    # No cycle, but an entry needs one of a higher id: a TOC in parts must depend on
+    # lower ids only (every dump's does), the cycle check sees one part.
     toc = make_toc(50)
     toc[3]["deps"] = [40]
     ArchiveWriter(io.BytesIO(), HEADER, toc)  # accepted whole
-    with pytest.raises(ValueError, match="in parts must list each entry after"):
+    with pytest.raises(ValueError, match="in parts must have each entry depend on lower"):
         _write(toc, {1: b"1\n"}, child=True, split=25)
     toc = make_toc(50)
-    toc[30]["id"] = 3  # an id of the first part's range
-    with pytest.raises(ValueError, match="in parts must list each entry after"):
+    toc[30]["id"] = 3  # twice, in both parts
+    with pytest.raises(ValueError, match="in parts must hold the ids it was announced"):
         _write(toc, {1: b"1\n"}, child=True, split=25)
+
+
+def highest_id_in_the_middle() -> None:
+    """The dump adds the user jobs' statistics after the job catalog with the highest
+    id, in the middle of the TOC: ids not ascending, every dependency on a lower id."""
+    toc = make_toc(60, data=set(range(1, 61)))
+    extra = toc.pop()
+    extra["deps"] = [10, 11]
+    toc.insert(11, extra)
+    data = {i: payload(i, 200) for i in range(1, 61)}
+    alone, _ = _write(toc, data, child=False)
+    in_parts, w = _write(toc, data, child=True, pause=0.2, split=30)
+    assert w._job is not None and len(w._job._children) == 2
+    assert in_parts == alone
 
 
 def signal_in_fork() -> None:

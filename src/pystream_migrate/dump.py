@@ -403,7 +403,7 @@ def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
     del entries[len(entries) - len(tail):]
     writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
                            names=names, built=True,
-                           toc_tail=(tail[0].id, _documents(tail)) if tail else None)
+                           toc_tail=(len(entries), _documents(tail)) if tail else None)
     # Encoded by the children (or here, letting go of each entry): only the data entries
     # stay, in the caller's ``data``; the memory freed holds the data phase's.
     del names

@@ -288,11 +288,10 @@ class TocIndex:
         self._check = check
         self._deps = array("q")  # every entry's deps, one after the other
         self._ends = array("q")  # where each entry's deps end in _deps
-        # Whether every id so far is above the one before it and above each of its
-        # entry's deps: then every dependency points back, and no cycle can form
-        # (every dump writes its TOC so); the full check runs only otherwise.
+        # Whether every entry so far depends only on lower ids: then no cycle can form
+        # (following dependencies, ids only fall; every dump's TOC is so); the full
+        # check runs only otherwise.
         self._backwards = True
-        self._last_id = 0
 
     def add(self, entry: Any) -> Any:
         """Check one entry (in TOC order) and return what is kept of it."""
@@ -309,27 +308,18 @@ class TocIndex:
             raise FormatViolation(f"TOC id {entry_id} appears more than once")
         self._check(entry)
         deps = entry.get("deps", ())
-        if self._backwards and (entry_id <= self._last_id
-                                or (deps and max(deps) >= entry_id)):
+        if self._backwards and deps and max(deps) >= entry_id:
             self._backwards = False
-        self._last_id = entry_id
         self._deps.extend(deps)
         self._ends.append(len(self._deps))
         kept = entry if self._keep is None else self._keep(entry)
         self.by_id.add(entry_id, kept)
         return kept
 
-    def ordered_within(self, low: int, high: int | None) -> bool:
-        """Whether the ids so far ascend from ``low`` on, below ``high`` (None: no bound),
-        and each entry depends only on entries before it: a TOC in parts, each in its
-        range, then has no cycle across them."""
-        ids = self.by_id
-        if not ids.entries:
-            return True
-        first = ids.first_id()
-        start = first if first is not None else next(iter(ids))
-        return (self._backwards and start >= low
-                and (high is None or self._last_id < high))
+    def depends_back(self) -> bool:
+        """Whether every entry so far depends only on lower ids: a TOC in parts whose
+        every part does so has no cycle across them either."""
+        return self._backwards
 
     def finish(self) -> dict[int, Any]:
         """:meth:`finish_by_id`, as a dict."""

@@ -127,23 +127,35 @@ def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], lev
 
 
 # One part of the TOC, given to ArchiveWriter's children: its documents, and the ids
-# they must have (at least the first, below the second; None: any).
-TocPart = tuple[Iterable[dict[str, Any]], int, int | None]
+# they must have, in order (None: any).
+TocPart = tuple[Iterable[dict[str, Any]], list[int] | None]
 
 
-def _staged(part: TocPart, built: bool, parts: int) -> Staged:
-    """A part of the TOC, checked and staged for header.assemble. A TOC in several parts
-    must have each part's ids in its range and every dependency on an earlier entry
-    (every dump's TOC is so): the cycle check cannot see across parts."""
-    docs, low, high = part
+def _staged(part: TocPart, built: bool) -> Staged:
+    """A part of the TOC, checked and staged for header.assemble. A part of a TOC in
+    several parts must hold its share of the writer's ids, in their order (no id twice
+    across parts), and its entries must depend on lower ids only (every dump's TOC is
+    so): no part's cycle check sees the others."""
+    docs, ids = part
     index = TocIndex(keep=_no_name, check=check_built_entry if built else check_entry)
+    expected = iter(ids or ())
+
+    def add(doc: dict[str, Any]) -> None:
+        if ids is not None and (not isinstance(doc, dict)
+                                or doc.get("id") != next(expected, None)):
+            raise FormatViolation("a TOC encoded in parts must hold the ids it was "
+                                  "announced with, in their order")
+        index.add(doc)
 
     def encode() -> Staged:
-        staged = stage(RecordType.HEADER, docs, index.add)
+        staged = stage(RecordType.HEADER, docs, add)
         index.finish()
-        if parts > 1 and not index.ordered_within(low, high):
-            raise FormatViolation("a TOC encoded in parts must list each entry after "
-                                  "those it depends on, its ids ascending")
+        if ids is not None and next(expected, None) is not None:
+            raise FormatViolation("a TOC encoded in parts must hold the ids it was "
+                                  "announced with, in their order")
+        if ids is not None and not index.depends_back():
+            raise FormatViolation("a TOC encoded in parts must have each entry depend "
+                                  "on lower ids only")
         return staged
     return _checked(encode)
 
@@ -152,9 +164,9 @@ def _no_name(doc: dict[str, Any]) -> None:
     return None
 
 
-def _pickled_part(part: TocPart, built: bool, parts: int) -> bytes:
+def _pickled_part(part: TocPart, built: bool) -> bytes:
     """:func:`_staged`, for the parent (run in a child: headerjob.py)."""
-    return pickle.dumps(_staged(part, built, parts), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(_staged(part, built), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _again(exc: BaseException) -> BaseException:
@@ -198,8 +210,9 @@ class ArchiveWriter:
         waits in memory, up to HELD_MAX; :meth:`finish` raises what the child found.
         ``built``: the TOC's documents are :meth:`TocEntry.document`'s, whose members
         from typed slots need no check (see contents.check_built_entry).
-        ``toc_tail``: (the first id of the rest, the rest of the TOC), with ``names``:
-        ``toc`` and the rest are encoded by two children at once (see _staged)."""
+        ``toc_tail``: (how many entries ``toc`` gives, the rest of the TOC), with
+        ``names`` (in TOC order): ``toc`` and the rest are encoded by two children at
+        once (see _staged)."""
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
@@ -237,15 +250,17 @@ class ArchiveWriter:
             return
         _checked(lambda: check_header(document))
         self._index(names)
-        parts: list[TocPart] = [(toc, 1, None)] if toc_tail is None else [
-            (toc, 1, toc_tail[0]), (toc_tail[1], toc_tail[0], None)]
+        parts: list[TocPart] = [(toc, None)]
+        if toc_tail is not None:
+            ids = list(names)
+            parts = [(toc, ids[:toc_tail[0]]), (toc_tail[1], ids[toc_tail[0]:])]
+            del ids
         self._held = []
-        self._job = headerjob.start(
-            [partial(_pickled_part, part, built, len(parts)) for part in parts],
-            self._header_done)
+        self._job = headerjob.start([partial(_pickled_part, part, built) for part in parts],
+                                    self._header_done)
         if self._job is None:  # no child: encoded here, one part after the other
             self._held = None
-            staged = [_staged(part, built, len(parts)) for part in parts]
+            staged = [_staged(part, built) for part in parts]
             self._append_raw((pack_preamble(), *self._assemble(staged)))
 
     def _index(self, kept: Mapping[int, Any]) -> None:
