@@ -566,21 +566,20 @@ def resolve_dependencies(
     """
     owner_of = owners if owners is not None else Owners.of(entries)
     alias = aliases or {}
+    ref_finders: dict[str, Callable[[int], int | None]] = {}
 
-    def owner(catalog: str, oid: int) -> int | None:
-        pos = owner_of.get(catalog, oid)
-        if pos is None:
-            other = alias.get((catalog, oid))
-            if other is not None:
-                pos = owner_of.get(*other)
-        return pos
+    def ref_finder(catalog: str) -> Callable[[int], int | None]:
+        found = ref_finders.get(catalog)
+        if found is None:
+            found = ref_finders[catalog] = _ref_finder(owner_of, catalog, alias)
+        return found
 
     needs = _Needs(len(entries))
     for cat, refcat, oids, ref_oids in _dependency_groups(depend_rows):
         find = owner_of.finder(cat)
         if find is None:
             continue
-        find_ref = _ref_finder(owner_of, refcat, alias)
+        find_ref = ref_finder(refcat)
         add = needs.add
         for oid, ref_oid in zip(oids, ref_oids, strict=True):
             a = find(oid)
@@ -589,7 +588,7 @@ def resolve_dependencies(
                 if b is not None and a != b:
                     add(a, b)
     for pos, (refcat, refoid) in owner_of.extra_deps():
-        b = owner(refcat, refoid)
+        b = ref_finder(refcat)(refoid)
         if b is not None and b != pos:
             needs.add(pos, b)
     for pos, found in needs.grouped():
