@@ -3,8 +3,8 @@
 At 10 000 chunks pg_depend has ~100 000 rows that matter (ten per chunk), a million
 at 100 000 chunks. The query packs them into a few hundred rows (the ids of a pair of
 catalogs' dependencies as big-endian integers in one bytea, see depend.sql), and
-:class:`Dependencies` turns those into four arrays on a helper's thread
-(:mod:`.prefetch`): 18 bytes a dependency, and no Python object for each; they are
+:class:`Dependencies` turns those into two arrays on a helper's thread
+(:mod:`.prefetch`): 16 bytes a dependency, and no Python object for each; they are
 held until the very end of the catalog read, through the moment the families' rows
 and entries fill the memory most.
 """
@@ -40,11 +40,10 @@ class Dependencies:
     def __init__(self, rows: Tuples) -> None:
         self._names: list[str] = []
         number: dict[str, int] = {}
-        self._catalog = array("H")
         self._oid = array("q")
-        self._ref_catalog = array("H")
         self._ref_oid = array("q")
-        # Each row's dependencies: its catalogs' numbers and where they are in the arrays.
+        # Each row's dependencies: its catalogs' numbers and where they are in the arrays
+        # (one pair of catalogs for the row: no catalog kept per dependency).
         self._runs: list[tuple[int, int, int, int]] = []
         if not rows.names:  # no dependency at all
             return
@@ -60,19 +59,16 @@ class Dependencies:
             count = len(pairs) // 2
             start = len(self._oid)
             self._runs.append((number[catalog], number[ref_catalog], start, start + count))
-            self._catalog.extend(array("H", [number[catalog]]) * count)
             self._oid.extend(pairs[0::2])
-            self._ref_catalog.extend(array("H", [number[ref_catalog]]) * count)
             self._ref_oid.extend(pairs[1::2])
 
     def __len__(self) -> int:
         return len(self._oid)
 
     def __iter__(self) -> Iterator[Dependency]:
-        names = self._names
-        for catalog, oid, ref_catalog, ref_oid in zip(
-                self._catalog, self._oid, self._ref_catalog, self._ref_oid, strict=True):
-            yield names[catalog], oid, names[ref_catalog], ref_oid
+        for catalog, ref_catalog, oids, ref_oids in self.groups():
+            for oid, ref_oid in zip(oids, ref_oids, strict=True):
+                yield catalog, oid, ref_catalog, ref_oid
 
     def groups(self) -> Iterator[DependencyGroup]:
         """Every dependency, a row (a pair of catalogs) at a time: (catalog, referenced
