@@ -68,13 +68,10 @@ class RelationRoles(Mapping[int, dict[str, Any]]):
         return default
 
     def __getitem__(self, relid: int) -> dict[str, Any]:
-        found = self._other.get(relid)
-        if found is not None:
-            return found
-        at = bisect.bisect_left(self._relid, relid)
-        if at < len(self._relid) and self._relid[at] == relid:
-            return self._chunk(at)
-        raise KeyError(relid)
+        found: dict[str, Any] | None = self.get(relid)
+        if found is None:
+            raise KeyError(relid)
+        return found
 
     def __iter__(self) -> Iterator[int]:
         yield from self._other
