@@ -54,13 +54,7 @@ from pystream_migrate.archive.format import (
     pack_trailer,
     stats_json,
 )
-from pystream_migrate.archive.header import (
-    Staged,
-    assemble,
-    encode_header,
-    encode_listed,
-    stage,
-)
+from pystream_migrate.archive.header import Staged, assemble, encode_listed, stage
 from pystream_migrate.errors import ArchiveError
 
 _MAX_SEQ = 0xFFFFFFFF
@@ -110,34 +104,23 @@ def _checked(run: Callable[[], T]) -> T:
         raise ValueError(f"header or TOC is not JSON-serialisable: {exc}") from None
 
 
-def _encode_checked(document: dict[str, Any], toc: Iterable[dict[str, Any]], level: int,
-                    kept: dict[int, Any], built: bool = False) -> tuple[bytes, ...]:
-    """The header record; each TOC document is checked as it is encoded (what a reader
-    would refuse is never written; ``built``: documents of TocEntry.document, checked
-    by contents.check_built_entry) and ``kept`` gets every id with its data entry's
-    name. Raises ValueError (RecordTooLarge: a TOC past the format's limit)."""
-    index = TocIndex(keep=_name_if_data, check=check_built_entry if built else check_entry)
-
-    def encode() -> tuple[bytes, ...]:
-        check_header(document)
-        record = encode_header(make_compressor(level), document, toc, index.add)
-        kept.update(index.finish())
-        return record
-    return _checked(encode)
-
-
 # One part of the TOC, given to ArchiveWriter's children: its documents, and the ids
 # they must have, in order (None: any).
 TocPart = tuple[Iterable[dict[str, Any]], list[int] | None]
 
 
-def _staged(part: TocPart, built: bool) -> Staged:
-    """A part of the TOC, checked and staged for header.assemble. A part of a TOC in
-    several parts must hold its share of the writer's ids, in their order (no id twice
-    across parts), and its entries must depend on lower ids only (every dump's TOC is
-    so): no part's cycle check sees the others."""
+def _staged(part: TocPart, built: bool, kept: dict[int, Any] | None = None) -> Staged:
+    """A part of the TOC, checked and staged for header.assemble (what a reader would
+    refuse is never written; ``built``: documents of TocEntry.document, checked by
+    contents.check_built_entry); ``kept`` gets every id with its data entry's name.
+
+    A part of a TOC in several parts must hold its share of the writer's ids, in their
+    order (no id twice across parts), and its entries must depend on lower ids only
+    (every dump's TOC is so): no part's cycle check sees the others. Raises ValueError
+    (RecordTooLarge: a TOC past the format's limit)."""
     docs, ids = part
-    index = TocIndex(keep=_no_name, check=check_built_entry if built else check_entry)
+    index = TocIndex(keep=_no_name if kept is None else _name_if_data,
+                     check=check_built_entry if built else check_entry)
     expected = iter(ids or ())
 
     def add(doc: dict[str, Any]) -> None:
@@ -149,7 +132,9 @@ def _staged(part: TocPart, built: bool) -> Staged:
 
     def encode() -> Staged:
         staged = stage(RecordType.HEADER, docs, add)
-        index.finish()
+        found = index.finish_by_id()  # the dependency check
+        if kept is not None:
+            kept.update(found.items())
         if ids is not None and next(expected, None) is not None:
             raise FormatViolation("a TOC encoded in parts must hold the ids it was "
                                   "announced with, in their order")
@@ -239,16 +224,15 @@ class ArchiveWriter:
         self._job: headerjob.HeaderJob | None = None
         self._header_error: BaseException | None = None
         self._document = document
-        if names is None:
+        _checked(lambda: check_header(document))
+        if names is None:  # encoded here, the names kept as they pass
             kept: dict[int, Any] = {}
-            if toc_tail is not None:
-                toc = chain(toc, toc_tail[1])
-            record = _encode_checked(document, toc, level, kept, built)
+            whole = _staged((toc if toc_tail is None else chain(toc, toc_tail[1]), None),
+                            built, kept)
             self._index(kept)
             del kept
-            self._append_raw((pack_preamble(), *record))
+            self._append_raw((pack_preamble(), *self._assemble([whole])))
             return
-        _checked(lambda: check_header(document))
         self._index(names)
         parts: list[TocPart] = [(toc, None)]
         if toc_tail is not None:
