@@ -18,6 +18,8 @@ import pytest
 from psycopg import sql
 
 from pystream_migrate.catalog import Catalog
+from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.session import configure_reader
 from pystream_migrate.toc import Section, TocEntry
 from tests.conftest import Server
 from tests.schema_support import apply_schema, assert_same_schema, read_toc
@@ -479,3 +481,80 @@ def test_check_calling_function_on_row_type_is_split(cyclic_check_source: str,
     assert [e.info.get("split_part") for e in parts] == ["pre", "post"]
     assert "CHECK" not in parts[0].create_sql
     assert parts[1].kind == "CHECK CONSTRAINT"
+
+
+# Indexes on hypertables and inheritance parents whose children's definitions the
+# catalog may take from the parent's (indexes.sql, "mirrors"): every feature that
+# pg_get_indexdef prints after USING, a column dropped between chunks, a renamed
+# column, indexes created on one chunk only, and children whose columns are ordered
+# otherwise or outnumber the parent's.
+MIRRORED_SQL = r"""
+CREATE TABLE "My Metrics"(time timestamptz NOT NULL, "Weird Col" text, v int, gone int,
+                          w double precision, tag text COLLATE "C");
+SELECT create_hypertable('"My Metrics"', 'time', chunk_time_interval => interval '1 day');
+CREATE INDEX ON "My Metrics"(v DESC NULLS LAST, time);
+CREATE INDEX "Idx Inc" ON "My Metrics"(time) INCLUDE (v, w);
+CREATE INDEX ON "My Metrics"("Weird Col" text_pattern_ops);
+CREATE INDEX ON "My Metrics"("Weird Col" COLLATE "C");
+CREATE INDEX ON "My Metrics"(tag) WITH (fillfactor = 70);
+CREATE UNIQUE INDEX ON "My Metrics"(time, w);
+CREATE INDEX ON "My Metrics"(v) WHERE v > 10;
+CREATE INDEX ON "My Metrics"(lower("Weird Col"));
+CREATE INDEX ON "My Metrics" USING hash (v);
+CREATE INDEX ON "My Metrics" USING brin (time);
+INSERT INTO "My Metrics"
+SELECT t, 'x', 1, 1, 1, 'a' FROM generate_series('2024-01-01'::timestamptz, '2024-01-03',
+                                                 '1 day') t;
+ALTER TABLE "My Metrics" DROP COLUMN gone;
+INSERT INTO "My Metrics"
+SELECT t, 'x', 1, 1, 'a' FROM generate_series('2024-01-06'::timestamptz, '2024-01-07',
+                                              '1 day') t;
+CREATE INDEX ON "My Metrics"(w, v);
+ALTER TABLE "My Metrics" RENAME COLUMN w TO "W2";
+CREATE TABLE par(a int, b text);
+CREATE INDEX ON par(a, b);
+CREATE TABLE kid() INHERITS (par);
+CREATE INDEX ON kid(a, b);
+CREATE TABLE kid2(b text, a int);
+ALTER TABLE kid2 INHERIT par;
+CREATE INDEX ON kid2(a, b);
+CREATE INDEX ON kid2(b, a);
+CREATE TABLE kid3(a int, b text, c int);
+ALTER TABLE kid3 INHERIT par;
+CREATE INDEX ON kid3(a, b);
+CREATE TABLE par2(x int, y int);
+CREATE INDEX ON par2(x, y);
+CREATE TABLE kid4(y int, x int);
+ALTER TABLE kid4 INHERIT par2;
+CREATE INDEX ON kid4(y, x);
+"""
+
+
+def test_index_definitions_are_pg_get_indexdef(source_db: str) -> None:
+    """Every index's definition is pg_get_indexdef's text, also where a chunk's (or an
+    inheritance child's) is taken from its parent's index."""
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        conn.execute(MIRRORED_SQL)
+        one_chunk = conn.execute(
+            "SELECT show_chunks FROM show_chunks('\"My Metrics\"') LIMIT 1").fetchone()
+        assert one_chunk is not None
+        # Each like one of the hypertable's indexes but for one feature, or not at all.
+        for index in ["(v DESC NULLS LAST, time)", "(v, time)", "(tag) WITH (fillfactor = 50)",
+                      '(time, "W2") NULLS NOT DISTINCT']:
+            unique = "UNIQUE " if "NULLS NOT DISTINCT" in index else ""
+            conn.execute(sql.SQL("CREATE {}INDEX ON {} {}").format(
+                sql.SQL(unique), sql.SQL(str(one_chunk[0])), sql.SQL(index)))
+    with psycopg.connect(source_db) as conn:
+        configure_reader(conn)
+        found = fetch_all(conn, "indexes")
+        expected = dict(conn.execute(
+            "SELECT i.indexrelid::bigint, pg_catalog.pg_get_indexdef(i.indexrelid) "
+            "FROM pg_catalog.pg_index i").fetchall())
+        chunk_indexes = {int(r[0]) for r in conn.execute(
+            "SELECT i.indexrelid FROM pg_catalog.pg_index i "
+            "WHERE i.indrelid IN (SELECT public.show_chunks('public.\"My Metrics\"'))")}
+    assert len(chunk_indexes) == 5 * 12 + 4  # twelve on each of five chunks, four on one
+    assert chunk_indexes <= {r["oid"] for r in found}
+    wrong = [(r["definition"], expected[r["oid"]]) for r in found
+             if r["definition"] != expected[r["oid"]]]
+    assert not wrong
