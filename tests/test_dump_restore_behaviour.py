@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pystream_migrate.archive.reader import ArchiveReader
 from tests.conftest import Server
 from tests.migrate_support import assert_same_data, dump, restore, scalar
 
@@ -364,6 +365,39 @@ def test_chunks_dropped_in_the_middle_of_a_script_leave_the_rest_complete(
     restore(target_db, archive)
     assert_same_data(source_db, target_db)
     assert scalar(target_db, "SELECT count(*) FROM show_chunks('public.m')") == 90
+
+
+def test_entries_kept_whole_or_compact_give_the_same_toc(
+        make_db: Callable[..., str], tmp_path: Path) -> None:
+    """The dump keeps its first catalog entries whole and compacts the rest (from
+    catalog.compact.COMPACT_FROM, here 3, so that this small TOC mixes both): the TOC
+    is the same, document for document, as with every entry whole."""
+    source = make_db("src", timescaledb=True)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE TABLE m (t timestamptz NOT NULL, v int DEFAULT 1, "
+                     "g int GENERATED ALWAYS AS (v * 2) STORED)")
+        conn.execute("SELECT create_hypertable('m', 't', chunk_time_interval => "
+                     "interval '1 day')")
+        conn.execute("CREATE INDEX ON m (v, t)")
+        conn.execute("INSERT INTO m SELECT g, 1 FROM generate_series("
+                     "'2024-01-01'::timestamptz, '2024-01-05', interval '6 hours') g")
+        conn.execute("CREATE TABLE k (id serial PRIMARY KEY, note text)")
+        conn.execute("CREATE TABLE r (id int REFERENCES k, n int CHECK (n > 0))")
+        conn.execute("COMMENT ON TABLE r IS 'refs'")
+        conn.execute("CREATE VIEW v AS SELECT k.id, r.n FROM k JOIN r USING (id)")
+    tocs = []
+    for name, prelude in [("whole", ""), ("mixed", "import pystream_migrate.catalog.compact "
+                                                   "as c; c.COMPACT_FROM = 3; ")]:
+        out = tmp_path / f"{name}.psm"
+        code = prelude + "from pystream_migrate.cli import main; raise SystemExit(main())"
+        res = subprocess.run([sys.executable, "-c", code, "dump", "-d", source, "-f", str(out),
+                              "--progress", "none"],
+                             capture_output=True, text=True, timeout=300, check=False)
+        assert res.returncode == 0, res.stderr
+        with ArchiveReader.open(str(out)) as reader:
+            tocs.append(list(reader.toc_by_id.items()))
+    assert len(tocs[0]) > 3 * 10
+    assert tocs[0] == tocs[1]
 
 
 def test_a_toc_in_two_parts_with_user_jobs_dumps_and_restores(

@@ -108,7 +108,7 @@ def test_the_compact_info_is_a_mutable_mapping_with_shared_keys() -> None:
     """An entry's info (a view of its key and value tuples) takes every change; a key
     added or removed gives the same key tuple for every entry (annotate adds one to
     each chunk's table and data: one copy, not one per entry)."""
-    keep = Keeper()
+    keep = Keeper(compact_from=0)
 
     def kept(oid: int) -> Any:
         return keep(toc.TocEntry(kind="TABLE", schema="s", name=f"t{oid}",
@@ -133,7 +133,7 @@ def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer()
     """to_json reads an entry's texts in one go (SqlSpool.get_all): entries written to
     the file by the 1 MiB threshold, and entries still buffered when read (the read
     flushes them); assigned texts win over spooled ones."""
-    keep = Keeper()  # as the dump keeps its entries: compact, the SQL in its spool
+    keep = Keeper(compact_from=0)  # as the dump keeps its entries past COMPACT_FROM
     keep.spool = spool.SqlSpool(hold=1 << 20)
 
     def read(d: dict[str, Any]) -> toc.TocEntry:
@@ -145,7 +145,7 @@ def test_a_spooled_entry_writes_the_same_document_from_the_file_and_the_buffer()
     for i in (1, 2, count // 2, count - 2, count - 1):
         assert entries[i - 1].to_json() == toc.TocEntry.from_json(doc(i)).to_json()
     e = entries[5]
-    small = Keeper()  # the spool's default: this much stays in memory, no file at all
+    small = Keeper(compact_from=0)  # the spool's default: this much stays in memory
     assert [small(toc.TocEntry.from_json(doc(i))).to_json() for i in range(1, 100)] == [
         entries[i - 1].to_json() for i in range(1, 100)]
     assert not small.spool.in_file
@@ -158,7 +158,7 @@ def test_the_dumps_kept_entry_reads_and_sets_as_the_entry_it_was_made_from() -> 
     """Keeper turns each catalog entry into a CompactEntry: every attribute reads as in
     the entry, rare and flag fields included; what it creates is in the owners map (and
     its oid in info); it still takes assignments as the sort and annotate make them."""
-    keep = Keeper()
+    keep = Keeper(compact_from=0)
     made = toc.TocEntry(
         kind="TABLE", schema="s", name="t", section=toc.Section.PRE_DATA,
         create_sql="CREATE TABLE s.t (a int);", drop_sql="DROP TABLE s.t;", owner="o",
@@ -200,3 +200,23 @@ def test_the_dumps_kept_entry_reads_and_sets_as_the_entry_it_was_made_from() -> 
         "CREATE TABLE s.t2 ();", None, False, (1, 2), toc.Section.DATA)
     assert kept.info["split_part"] == "pre" and kept.drop_sql == "DROP TABLE s.t;"
     assert kept.to_json()["info"]["est_bytes"] == 8192
+
+
+def test_the_first_entries_stay_whole_and_write_the_same_documents() -> None:
+    """The Keeper keeps its first ``compact_from`` entries whole (what they create in
+    the owners map, as for the compact ones after them); each entry's document is the
+    same either way."""
+    def made(i: int) -> toc.TocEntry:
+        e = toc.TocEntry.from_json({**doc(i), "info": {"relkind": "r", "parents": [1]}})
+        e.objects = [("pg_class", 1000 + i)]
+        return e
+
+    whole, compact = Keeper(compact_from=2), Keeper(compact_from=0)
+    first = made(1)
+    kept = [whole(first), whole(made(2)), whole(made(3))]
+    assert kept[0] is first and type(kept[1]) is toc.TocEntry
+    assert type(kept[2]).__name__ == "CompactEntry"
+    assert kept[0].objects == () and whole.owners.get("pg_class", 1001) == 0
+    assert kept[0].info["parents"] is kept[2].info["parents"]  # shared alike
+    assert [json.dumps(e.to_json()) for e in kept] == [
+        json.dumps(compact(made(i)).to_json()) for i in (1, 2, 3)]

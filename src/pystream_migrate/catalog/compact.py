@@ -17,6 +17,11 @@ instead of 22; the restore holds the same):
 
 The per chunk families (tables, indexes) yield one table's entries at a time, so the
 full entries never coexist.
+
+The first :data:`COMPACT_FROM` entries stay as they are, apart from what :attr:`owners`
+took over: compacting one (its texts to the spool and back, its info into tuples) cost
+~5 µs of the leader's time, 0.08 s for the 16 446 entries of 4000 chunks, where the
+memory saved is some 15 MB.
 """
 
 from __future__ import annotations
@@ -31,11 +36,16 @@ __all__ = ["Keeper"]
 
 _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 
+# Entries kept whole before the Keeper compacts the rest: ~1 kB each with their SQL text.
+COMPACT_FROM = 20_000
+
 class Keeper:
     """Makes each entry small as its family yields it (see the module's docstring),
     recording what it creates and needs in :attr:`owners` first."""
 
-    def __init__(self) -> None:
+    def __init__(self, compact_from: int | None = None) -> None:
+        """``compact_from``: how many entries stay whole (None: COMPACT_FROM)."""
+        self._whole = COMPACT_FROM if compact_from is None else compact_from
         self.spool = SqlSpool()
         self.owners = Owners()
         self._count = 0
@@ -53,11 +63,12 @@ class Keeper:
         for key, value in info.items():
             if type(value) is list:
                 info[key] = self._share(value)  # a value replaced: the keys stay
-        kept = CompactEntry.of(entry, self.spool, info)
+        # Code written for TocEntry reads and sets a CompactEntry unchanged.
+        kept = entry if self._count <= self._whole else cast(
+            TocEntry, CompactEntry.of(entry, self.spool, info))
         if kept.copy is not None:  # every chunk of a hypertable has the same columns
             kept.copy.columns = self._share(kept.copy.columns)
-        # Code written for TocEntry reads and sets it unchanged (compactentry.py).
-        return cast(TocEntry, kept)
+        return kept
 
     def _share(self, values: list[Any]) -> Any:
         """One list for lists alike (a chunk's parents, its columns); read only."""
