@@ -93,6 +93,51 @@ def test_a_toc_in_parts_may_hold_its_highest_id_in_the_middle() -> None:
     _fresh("highest_id_in_the_middle")
 
 
+def test_the_caller_lets_go_of_the_toc_once_the_header_is_written() -> None:
+    _fresh("release_after_header")
+
+
+def release_after_header() -> None:
+    """``release`` is called once, when the header is written: from the children's
+    parts once they have exited (so that nothing freed copies a page still shared with
+    them), or by the writer alone at once."""
+    toc = make_toc(300, data=set())
+    for child, split in [(True, None), (True, 150), (False, None), (False, 150)]:
+        _release_case(toc, child, split)
+
+
+def _release_case(toc: list[dict[str, Any]], child: bool, split: int | None) -> None:
+    import os
+
+    def reaped(pid: int) -> bool:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return False
+
+    calls: list[bool] = []  # per call: whether every child had exited
+    made: list[ArchiveWriter] = []
+
+    def release() -> None:
+        job = made[0]._job if made else None
+        calls.append(job is None or all(reaped(pid) for pid, _ in job._children))
+
+    head, tail = (toc, None) if split is None else (
+        toc[:split], (split, _slow(toc[split:], 0.3) if child else toc[split:]))
+    w = ArchiveWriter(io.BytesIO(), HEADER, _slow(head, 0.3) if child else head,
+                      names=_names(toc) if child else None, toc_tail=tail, release=release)
+    made.append(w)
+    assert (w._job is not None) == child, "no child: tests nothing"
+    if w._job is not None:
+        assert not calls  # the children still encode
+        assert len(w._job._children) == (1 if split is None else 2)
+        w.wait_header()
+    assert calls == [True]
+    w.finish()
+    assert calls == [True]
+
+
 def same_bytes_in_parts() -> None:
     """Two children encode a half each; without fork, the writer does both itself."""
     import os

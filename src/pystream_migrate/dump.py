@@ -391,7 +391,8 @@ HEADER_SPLIT = 4096
 
 def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
                  opts: DumpOptions, log: Log) -> ArchiveWriter:
-    """The archive's writer, its header on the way; ``entries`` is emptied."""
+    """The archive's writer, its header on the way; ``entries`` is emptied once the
+    header is written."""
     # The header is encoded by a child process while the workers copy (headerjob.py):
     # the writer gets each id with its data entry's name from here.
     names = {e.id: EntryName(e.kind, e.schema, e.name) if e.copy is not None else None
@@ -401,14 +402,18 @@ def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
     # the workers copy).
     tail = entries[len(entries) // 2:] if len(entries) >= HEADER_SPLIT else []
     del entries[len(entries) - len(tail):]
+
+    def release() -> None:
+        # Encoded by the children (or here, letting go of each entry): only the data
+        # entries stay, in the caller's ``data``; the memory freed holds the data phase's.
+        entries.clear()
+        tail.clear()
+
     writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
                            names=names, built=True,
-                           toc_tail=(len(entries), _documents(tail)) if tail else None)
-    # Encoded by the children (or here, letting go of each entry): only the data entries
-    # stay, in the caller's ``data``; the memory freed holds the data phase's.
+                           toc_tail=(len(entries), _documents(tail)) if tail else None,
+                           release=release)
     del names
-    entries.clear()
-    tail.clear()
     log("header and TOC: " + ("encoded by a child process while the data is copied"
                               if writer.header_in_child else "written"))
     return writer

@@ -188,6 +188,7 @@ class ArchiveWriter:
         names: Mapping[int, EntryName | None] | None = None,
         built: bool = False,
         toc_tail: tuple[int, Iterable[dict[str, Any]]] | None = None,
+        release: Callable[[], None] | None = None,
     ) -> None:
         """``names``: every TOC id with its data entry's name (None for the others), as
         the TOC's documents will give them. With it, the header is encoded by a forked
@@ -197,7 +198,11 @@ class ArchiveWriter:
         from typed slots need no check (see contents.check_built_entry).
         ``toc_tail``: (how many entries ``toc`` gives, the rest of the TOC), with
         ``names`` (in TOC order): ``toc`` and the rest are encoded by two children at
-        once (see _staged)."""
+        once (see _staged).
+        ``release``: called once the header is written (or has failed), on the thread
+        that wrote it: the caller lets go there of what the TOC's documents are made
+        of. Let go of any sooner, every object freed would copy its page, still shared
+        with the children (copy-on-write): 45 ms of the leader's time on 4000 chunks."""
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE}")
         if "toc" in header:
@@ -224,6 +229,7 @@ class ArchiveWriter:
         self._job: headerjob.HeaderJob | None = None
         self._header_error: BaseException | None = None
         self._document = document
+        self._release = release
         _checked(lambda: check_header(document))
         if names is None:  # encoded here, the names kept as they pass
             kept: dict[int, Any] = {}
@@ -232,6 +238,7 @@ class ArchiveWriter:
             self._index(kept)
             del kept
             self._append_raw((pack_preamble(), *self._assemble([whole])))
+            self._let_go()
             return
         self._index(names)
         parts: list[TocPart] = [(toc, None)]
@@ -246,6 +253,12 @@ class ArchiveWriter:
             self._held = None
             staged = [_staged(part, built) for part in parts]
             self._append_raw((pack_preamble(), *self._assemble(staged)))
+            self._let_go()
+
+    def _let_go(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
     def _index(self, kept: Mapping[int, Any]) -> None:
         # Every id, for open_entry's message (8 bytes each, sorted); the names of the
@@ -289,6 +302,7 @@ class ArchiveWriter:
             finally:
                 self._held = None
                 self._ready.notify_all()
+        self._let_go()  # the children have exited: no page is shared any more
 
     @property
     def header_in_child(self) -> bool:
