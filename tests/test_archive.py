@@ -839,3 +839,28 @@ def test_the_writers_direct_forms_are_the_documented_ones() -> None:
                                         0xDEADBEEF, zlib.crc32(packed[:-4]))
     assert RecordHeader.unpack(packed) == RecordHeader(RecordType.ENTRY_END, 2**40, 3, 56,
                                                        44, 0xDEADBEEF)
+
+
+def test_the_footer_index_items_read_back_as_the_entries_added() -> None:
+    """FooterIndex.documents (the writer's footer items, made from its arrays) read back
+    through the reader's footer_entry as the entries that were added, by ascending id."""
+    from pystream_migrate.archive.footerindex import FooterIndex
+    from pystream_migrate.archive.format import EntryStats, FooterEntry, footer_entry
+
+    rng = random.Random(7)
+    index, added = FooterIndex(), {}
+    for entry_id in rng.sample(range(1, 5000), 500):
+        n = rng.randint(0, 3)
+        added[entry_id] = FooterEntry(
+            EntryStats(entry_id, rng.randint(0, 1 << 40), rng.randint(0, 1 << 50), n,
+                       rng.randint(0, (1 << 32) - 1)),
+            tuple(rng.randint(0, 1 << 60) for _ in range(n)),
+            tuple(rng.randint(1, 1 << 20) for _ in range(n)),
+            rng.randint(0, 1 << 60), rng.randint(1, 100))
+        index.add(added[entry_id])
+    seen: set[int] = set()
+    read = []
+    for item in index.documents():
+        read.append(footer_entry(item, seen))
+        seen.add(item["id"])
+    assert read == [added[i] for i in sorted(added)]

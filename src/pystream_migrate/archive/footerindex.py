@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pystream_migrate.archive.format import EntryStats, FooterEntry, FormatViolation
 from pystream_migrate.positions import Positions
@@ -69,6 +70,20 @@ class FooterIndex(Mapping[int, FooterEntry]):
         return FooterEntry(EntryStats(entry_id, rows, raw_bytes, blocks, checksum),
                            tuple(self._blocks[start:middle]), tuple(self._blocks[middle:end]),
                            end_offset, end_length)
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """The footer's "entries" items (its index), by ascending id, made from the
+        arrays directly: through a FooterEntry each, 4101 took 25 ms of the dump's
+        last step."""
+        numbers, blocks, starts, ids = self._numbers, self._blocks, self._block_start, self._ids
+        for i in sorted(range(len(ids)), key=ids.__getitem__):
+            rows, raw_bytes, count, checksum, end_offset, end_length = numbers[6 * i:6 * i + 6]
+            start, end = starts[i], starts[i + 1]
+            middle = start + (end - start) // 2
+            yield {"id": ids[i], "rows": rows, "raw_bytes": raw_bytes, "blocks": count,
+                   "checksum": checksum, "block_offsets": blocks[start:middle].tolist(),
+                   "block_lengths": blocks[middle:end].tolist(),
+                   "end": [end_offset, end_length]}
 
     def raw_bytes(self, entry_id: int) -> int | None:
         """An entry's uncompressed size, or None if the index does not list it."""

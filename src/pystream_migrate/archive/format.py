@@ -484,17 +484,6 @@ def parse_stats(entry_id: int, doc: Mapping[str, Any]) -> EntryStats:
     return EntryStats(entry_id, rows, raw_bytes, blocks, checksum)
 
 
-def footer_item(entry: FooterEntry) -> dict[str, Any]:
-    """An item of the footer's "entries" (its index)."""
-    return {
-        "id": entry.stats.entry_id,
-        **stats_document(entry.stats),
-        "block_offsets": list(entry.block_offsets),
-        "block_lengths": list(entry.block_lengths),
-        "end": [entry.end_offset, entry.end_length],
-    }
-
-
 def check_footer_members(doc: Mapping[str, Any]) -> None:
     """The footer's members besides "entries": "extra", an object, and nothing unknown."""
     if not isinstance(doc.get("extra"), dict):

@@ -47,7 +47,6 @@ from pystream_migrate.archive.format import (
     RecordType,
     describe_entry,
     encode_record,
-    footer_item,
     is_count,
     make_compressor,
     pack_preamble,
@@ -381,8 +380,7 @@ class ArchiveWriter:
             try:
                 record = encode_listed(self.compressor(), RecordType.FOOTER,
                                        {"extra": dict(extra or {})}, "entries",
-                                       (footer_item(self._closed[entry_id])
-                                        for entry_id in sorted(self._closed)))
+                                       self._closed.documents())
             except RecordTooLarge:
                 raise
             except (TypeError, ValueError) as exc:
