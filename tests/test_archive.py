@@ -864,3 +864,28 @@ def test_the_footer_index_items_read_back_as_the_entries_added() -> None:
         read.append(footer_entry(item, seen))
         seen.add(item["id"])
     assert read == [added[i] for i in sorted(added)]
+
+
+def test_toc_and_footer_items_encode_as_json_does() -> None:
+    """dump_items (orjson) gives dump_json's (json's) bytes for every value both encode,
+    and refuses with a TypeError what json refuses (a lone surrogate, a set, a date) and
+    an integer beyond 64 bits (which the archive's schema refuses where it types one)."""
+    import datetime
+
+    from pystream_migrate.archive.format import dump_items, dump_json
+
+    class Text(str):
+        pass
+
+    values: list[Any] = [
+        "".join(chr(i) for i in range(0x100)), "é漢字😀\u2028\u2029\ufeff", 'q"\\/',
+        (1 << 63) - 1, -(1 << 63), (1 << 64) - 1, True, False, None, 1.5, 0.1, 1e16,
+        [1, (2, 3)], {"a": {"b": [], "c": None}}, Text("x"), {1: "x", None: 2},
+        {"id": 7, "kind": "TABLE", "deps": [1, 2], "info": {"oid": 16384, "chunk": True}},
+    ]
+    assert dump_items(values) == dump_json(values)
+    for value in values:
+        assert dump_items([value]) == dump_json([value])
+    for refused in ["\ud800", {1, 2}, datetime.date(2026, 1, 1), 1 << 64]:
+        with pytest.raises(TypeError):
+            dump_items([refused])

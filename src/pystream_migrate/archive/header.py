@@ -38,6 +38,7 @@ from pystream_migrate.archive.format import (
     _check_strings,
     check_payload,
     compress_exact,
+    dump_items,
     dump_json,
 )
 
@@ -82,7 +83,7 @@ def stage(record_type: RecordType, items: Iterable[Any],
     pieces: list[bytes] = []
     raw_length = 0
     for batch in _batches(items, check):
-        text = memoryview(dump_json(batch))[1:-1]
+        text = memoryview(dump_items(batch))[1:-1]
         if pieces:
             text = memoryview(b"," + text)
         raw_length += len(text)
