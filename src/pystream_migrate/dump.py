@@ -389,10 +389,18 @@ def _header(facts: dict[str, Any], tsinfo: TimescaleInfo, opts: DumpOptions,
 HEADER_SPLIT = 4096
 
 
+# TOC entries below which the parent lets go of them only once the header is written
+# (ArchiveWriter's release): freed while the header's children still share their pages,
+# each page touched is copied, 45 ms of the leader's time on 4000 chunks (16 446
+# entries). A larger TOC is let go of at once, its memory reused by the data phase: held,
+# the dump's peak RSS at 100 000 chunks went from 223 to 277 MB.
+HOLD_TOC_BELOW = 20_000
+
+
 def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
                  opts: DumpOptions, log: Log) -> ArchiveWriter:
-    """The archive's writer, its header on the way; ``entries`` is emptied once the
-    header is written."""
+    """The archive's writer, its header on the way; ``entries`` is emptied, once the
+    header is written for a TOC of fewer than HOLD_TOC_BELOW entries."""
     # The header is encoded by a child process while the workers copy (headerjob.py):
     # the writer gets each id with its data entry's name from here.
     names = {e.id: EntryName(e.kind, e.schema, e.name) if e.copy is not None else None
@@ -409,11 +417,14 @@ def _open_writer(out: _Output, header: dict[str, Any], entries: list[TocEntry],
         entries.clear()
         tail.clear()
 
+    held = len(entries) + len(tail) < HOLD_TOC_BELOW
     writer = ArchiveWriter(out.fh, header, _documents(entries), level=opts.compress,
                            names=names, built=True,
                            toc_tail=(len(entries), _documents(tail)) if tail else None,
-                           release=release)
+                           release=release if held else None)
     del names
+    if not held:
+        release()
     log("header and TOC: " + ("encoded by a child process while the data is copied"
                               if writer.header_in_child else "written"))
     return writer
