@@ -32,6 +32,7 @@ from pystream_migrate.archive.format import DEFAULT_LEVEL, MAX_DOCUMENT_SIZE, Re
 from pystream_migrate.archive.writer import EntryName
 from pystream_migrate.catalog import Catalog, read_catalog
 from pystream_migrate.catalog.queries import fetch_all
+from pystream_migrate.collector import collector_held_back
 from pystream_migrate.connection import connect, describe_target
 from pystream_migrate.dump_data import Copier, close_readers, copy_all, open_readers
 from pystream_migrate.errors import Interrupted, MigrateError, PreconditionFailed, Terminated
@@ -277,7 +278,11 @@ def _too_large(entries: int) -> MigrateError:
 
 
 def dump_database(opts: DumpOptions, *, log: Log | None = None) -> DumpResult:
-    log = log or (lambda _m: None)
+    with collector_held_back():  # see collector.py
+        return _dump_database(opts, log or (lambda _m: None))
+
+
+def _dump_database(opts: DumpOptions, log: Log) -> DumpResult:
     limit_arenas()  # before any thread: see allocator.py
     fix_mmap_threshold()  # large transient buffers out of the heap: allocator.py
     # The workers' connections open while the leader connects and reads the catalog;

@@ -19,6 +19,7 @@ import psycopg
 from pystream_migrate import portable, timescale
 from pystream_migrate.allocator import fix_mmap_threshold
 from pystream_migrate.archive import ArchiveReader
+from pystream_migrate.collector import collector_held_back
 from pystream_migrate.connection import connect
 from pystream_migrate.errors import MigrateError
 from pystream_migrate.progress import make_progress
@@ -57,7 +58,11 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def restore_archive(opts: RestoreOptions, *, log: Log | None = None) -> RestoreResult:
-    log = log or (lambda _m: None)
+    with collector_held_back():  # see collector.py
+        return _restore_archive(opts, log or (lambda _m: None))
+
+
+def _restore_archive(opts: RestoreOptions, log: Log) -> RestoreResult:
     fix_mmap_threshold()  # large transient buffers out of the heap: allocator.py
     # The TOC becomes compact CompactEntry objects as it is read, never a list of JSON
     # documents; DROP statements are kept only for --clean, and the SQL text waits in an
