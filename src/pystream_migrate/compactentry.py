@@ -31,7 +31,7 @@ from typing import Any, cast
 
 from pystream_migrate.compactinfo import TupleMapping, shared_keys
 from pystream_migrate.sqlspool import SPOOLED, SqlSpool
-from pystream_migrate.toc import CopySpec, Section, TocEntry
+from pystream_migrate.toc import CopySpec, Section, TocEntry, typed_info_of
 
 # Bits of CompactEntry._mask after the SPOOLED ones (bit i: SPOOLED[i] is in the spool).
 _FLAGS = ("chunk", "extconfig", "after_data")
@@ -96,30 +96,15 @@ class CompactEntry:
         return TocEntry.document(cast(TocEntry, self), info)
 
     def typed_info(self) -> dict[str, Any]:
-        """As :meth:`TocEntry.typed_info` (same keys, same order), from the slots, mask
-        and rare fields directly: once per entry in the dump's header."""
-        out: dict[str, Any] = {}
-        if self.relid is not None:
-            out["relid"] = self.relid
-        if self.table_oid is not None:
-            out["table_oid"] = self.table_oid
+        """As :meth:`TocEntry.typed_info`, from the slots, mask and rare fields directly:
+        once per entry in the dump's header."""
         rare = self._rare or {}
-        if rare.get("ref_table_oids"):
-            out["ref_table_oids"] = list(rare["ref_table_oids"])
         mask = self._mask
-        if mask & _FLAG_BIT["extconfig"]:
-            out["extconfig"] = True
-        if rare.get("fk_order", 0) != 0:
-            out["fk_order"] = rare["fk_order"]
-        if self.est_bytes != 0:
-            out["est_bytes"] = self.est_bytes
-        if mask & _FLAG_BIT["chunk"]:
-            out["chunk"] = True
-        if mask & _BINARY:
-            out["copy_format"] = "binary"
-        if mask & _FLAG_BIT["after_data"]:
-            out["after_data"] = True
-        return out
+        return typed_info_of(self.relid, self.table_oid, rare.get("ref_table_oids", ()),
+                             bool(mask & _FLAG_BIT["extconfig"]), rare.get("fk_order", 0),
+                             self.est_bytes, bool(mask & _CHUNK),
+                             "binary" if mask & _BINARY else "text",
+                             bool(mask & _FLAG_BIT["after_data"]))
 
     @property
     def info(self) -> MutableMapping[str, Any]:

@@ -325,12 +325,12 @@ class TocEntry:
 
     def typed_info(self) -> dict[str, Any]:
         """The typed fields that differ from their defaults, as the archive's "info" keys."""
-        out: dict[str, Any] = {}
-        for name, default in TYPED_INFO.items():
-            value = getattr(self, name)
-            if value != default and not (name == "ref_table_oids" and not value):
-                out[name] = list(value) if name == "ref_table_oids" else value
-        return out
+        if self._rare is None:  # most entries: no rare field set
+            return typed_info_of(self.relid, self.table_oid, (), False, 0, self.est_bytes,
+                                 self.chunk, self.copy_format, False)
+        return typed_info_of(self.relid, self.table_oid, self.ref_table_oids, self.extconfig,
+                             self.fk_order, self.est_bytes, self.chunk, self.copy_format,
+                             self.after_data)
 
     @classmethod
     def from_json(cls, d: dict[str, Any], strings: Strings | None = None, *,
@@ -376,6 +376,33 @@ TYPED_INFO: dict[str, Any] = {
     "fk_order": 0, "est_bytes": 0, "chunk": False, "copy_format": "text",
     "after_data": False,
 }
+
+
+def typed_info_of(relid: int | None, table_oid: int | None, ref_table_oids: Sequence[int],
+                  extconfig: bool, fk_order: int, est_bytes: int, chunk: bool,
+                  copy_format: str, after_data: bool) -> dict[str, Any]:
+    """The typed fields that differ from their defaults (TYPED_INFO), as the archive's
+    "info" keys, in TYPED_INFO's order: once per entry in the dump's header."""
+    out: dict[str, Any] = {}
+    if relid is not None:
+        out["relid"] = relid
+    if table_oid is not None:
+        out["table_oid"] = table_oid
+    if ref_table_oids:
+        out["ref_table_oids"] = list(ref_table_oids)
+    if extconfig:
+        out["extconfig"] = extconfig
+    if fk_order != 0:
+        out["fk_order"] = fk_order
+    if est_bytes != 0:
+        out["est_bytes"] = est_bytes
+    if chunk:
+        out["chunk"] = chunk
+    if copy_format != "text":
+        out["copy_format"] = copy_format
+    if after_data:
+        out["after_data"] = after_data
+    return out
 
 
 def _typed_from_info(info: dict[str, Any]) -> dict[str, Any]:
