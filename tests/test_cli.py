@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from pystream_migrate import __version__
+from pystream_migrate.cli import main
+from pystream_migrate.errors import EXIT_ARCHIVE
 
 
 def run_cli(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -234,6 +237,33 @@ def test_list_into_a_pipe_whose_reader_left_ends_quietly(tmp_path) -> None:  # t
         os.close(write_end)
     assert res.stderr == ""
     assert res.returncode == 1  # the listing did not get through
+
+
+def test_the_command_leaves_with_its_output_flushed_and_its_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The command leaves through os._exit (cli.entry): what it printed is all there,
+    into a file or a pipe, and its exit code is main's."""
+    import io
+    from contextlib import redirect_stdout
+
+    archive = _sample_file(tmp_path)
+    inside = io.StringIO()
+    with redirect_stdout(inside):
+        assert main(["list", archive]) == 0
+    listed = tmp_path / "listed.txt"
+    with listed.open("w") as out:
+        res = subprocess.run([sys.executable, "-m", "pystream_migrate", "list", archive],
+                             stdout=out, stderr=subprocess.PIPE, text=True, timeout=60,
+                             check=False)
+    assert res.returncode == 0 and res.stderr == ""
+    assert listed.read_text() == inside.getvalue() and len(inside.getvalue()) > 100
+    piped = subprocess.run([sys.executable, "-m", "pystream_migrate", "list", archive],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert piped.stdout == inside.getvalue()
+    broken = tmp_path / "broken.psm"
+    broken.write_bytes(Path(archive).read_bytes()[:-10])
+    res = subprocess.run([sys.executable, "-m", "pystream_migrate", "verify", str(broken)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == EXIT_ARCHIVE and res.stderr.count("\n") == 1, res.stderr
 
 
 @pytest.mark.parametrize("closed, args", [

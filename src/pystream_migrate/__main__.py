@@ -1,3 +1,3 @@
-from pystream_migrate.cli import main
+from pystream_migrate.cli import entry
 
-raise SystemExit(main())
+entry()
