@@ -25,7 +25,7 @@ fixed threshold keeps them out of the heap, in dump and restore. At 100 000 chun
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 from typing import Any
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
@@ -33,14 +33,16 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 256 * 1024  # see the module's docstring for the measurement
 
 
+@functools.cache
 def _mallopt() -> Any:
-    """glibc's ``mallopt``, or None where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """glibc's ``mallopt``, or None where the C library is not glibc.
+
+    Looked up among the symbols the process has loaded (``dlopen(NULL)``), the C
+    library's among them: ``find_library`` runs ``ldconfig -p``, 2 ms, each time.
+    """
     try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to set
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS): nothing to set
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
