@@ -9,7 +9,7 @@ numbers in flat arrays (~90 bytes with its id and position), and a
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pystream_migrate.archive.format import EntryStats, FooterEntry, FormatViolation
@@ -33,22 +33,32 @@ class FooterIndex(Mapping[int, FooterEntry]):
     def add(self, entry: FooterEntry) -> None:
         """Add an entry (its id must be new). Raises :class:`FormatViolation` for a
         number beyond 64 bits."""
-        stats = entry.stats
+        self.add_entry(entry.stats, entry.block_offsets, entry.block_lengths,
+                       entry.end_offset, entry.end_length)
+
+    def add_entry(self, stats: EntryStats, block_offsets: Sequence[int],
+                  block_lengths: Sequence[int], end_offset: int, end_length: int) -> None:
+        """:meth:`add` of a FooterEntry's parts, without making one (the writer, for
+        every entry it closes)."""
         assert self._at is not None, "FooterIndex.add after finish"
         if stats.entry_id in self._at:
             raise FormatViolation("footer index has a missing or repeated entry id")
+        numbers, blocks = self._numbers, self._blocks
+        had_numbers, had_blocks = len(numbers), len(blocks)
         try:
-            numbers = array("Q", (stats.rows, stats.raw_bytes, stats.blocks, stats.checksum,
-                                  entry.end_offset, entry.end_length))
-            blocks = array("Q", (*entry.block_offsets, *entry.block_lengths))
-        except OverflowError:
-            raise FormatViolation(f"footer index of entry {stats.entry_id} holds a number "
-                                  "beyond 64 bits") from None
+            numbers.extend((stats.rows, stats.raw_bytes, stats.blocks, stats.checksum,
+                            end_offset, end_length))
+            blocks.extend(block_offsets)
+            blocks.extend(block_lengths)
+        except BaseException as exc:
+            del numbers[had_numbers:], blocks[had_blocks:]  # as it was
+            if isinstance(exc, OverflowError):
+                raise FormatViolation(f"footer index of entry {stats.entry_id} holds a "
+                                      "number beyond 64 bits") from None
+            raise
         self._at[stats.entry_id] = len(self._ids)
         self._ids.append(stats.entry_id)
-        self._numbers += numbers
-        self._blocks += blocks
-        self._block_start.append(len(self._blocks))
+        self._block_start.append(len(blocks))
 
     def finish(self) -> None:
         """Every item is added: the ids' positions take their compact form."""
