@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     from pystream_migrate.catalog.prefetch import HEAVY_QUERIES, LEADER_QUERIES, V14_QUERIES
 
     # The queries the dump ran on 4000 chunks (server log, session 8): these on the
-    # helpers, the rest on the leader (sequences_state takes parameters: left out).
+    # helpers, the rest on the leader (sequences' states are read with sequences.sql
+    # and extensions_config.sql since session 10).
     heavy = [n for n in HEAVY_QUERIES if n != "types"]
     leader = [*LEADER_QUERIES, *V14_QUERIES, "types", "statistics", "views_caggs",
               "other_transforms", "timescale_unsupported", "timescale_features",

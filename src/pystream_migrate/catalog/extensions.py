@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from pystream_migrate.catalog.names import ident, literal
 from pystream_migrate.catalog.security import acl_sql, comment_sql
-from pystream_migrate.catalog.sequences import sequence_states
 from pystream_migrate.toc import CopySpec, Section, TocEntry
 
 if TYPE_CHECKING:
@@ -163,23 +162,19 @@ def _config_entries(ctx: CatalogContext) -> list[TocEntry]:
             info={"extension": r["extension"], "est_rows": int(r["est_rows"])},
         ))
 
-    if sequences:
-        state = sequence_states(ctx, [int(r["relid"]) for r in sequences])
-        for r in sequences:
-            relid = int(r["relid"])
-            s = state[relid]
-            target = literal(ident(r["schema"], r["name"]))
-            called = "true" if s["is_called"] else "false"
-            entries.append(TocEntry(
-                kind="SEQUENCE SET",
-                schema=r["schema"],
-                name=r["name"],
-                section=Section.DATA,
-                create_sql=f"SELECT pg_catalog.setval({target}, {int(s['last_value'])}, "
-                           f"{called});",
-                extra_deps=[("pg_extension", int(r["ext_oid"]))],
-                relid=relid,
-                extconfig=True,
-                info={"extension": r["extension"]},
-            ))
+    for r in sequences:  # each with its state now: last_value, is_called
+        target = literal(ident(r["schema"], r["name"]))
+        called = "true" if r["is_called"] else "false"
+        entries.append(TocEntry(
+            kind="SEQUENCE SET",
+            schema=r["schema"],
+            name=r["name"],
+            section=Section.DATA,
+            create_sql=f"SELECT pg_catalog.setval({target}, {int(r['last_value'])}, "
+                       f"{called});",
+            extra_deps=[("pg_extension", int(r["ext_oid"]))],
+            relid=int(r["relid"]),
+            extconfig=True,
+            info={"extension": r["extension"]},
+        ))
     return entries

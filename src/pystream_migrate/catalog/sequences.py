@@ -25,7 +25,6 @@ Row = dict[str, Any]
 def collect(ctx: CatalogContext) -> list[TocEntry]:
     entries: list[TocEntry] = []
     seqs = ctx.query("sequences")
-    states = sequence_states(ctx, [int(s["oid"]) for s in seqs])
     for seq in seqs:
         qname = ident(seq["schema"], seq["name"])
         identity = seq["owned_deptype"] == "i"
@@ -33,15 +32,8 @@ def collect(ctx: CatalogContext) -> list[TocEntry]:
             entries.append(_sequence_entry(seq, qname))
             if seq["owned_deptype"] == "a" and seq["owner_column"] is not None:
                 entries.append(_owned_by_entry(seq, qname))
-        entries.append(_set_entry(seq, qname, states[int(seq["oid"])]))
+        entries.append(_set_entry(seq, qname))
     return entries
-
-
-def sequence_states(ctx: CatalogContext, relids: list[int]) -> dict[int, Row]:
-    """relid -> {'last_value', 'is_called'}: every sequence's state in one query."""
-    if not relids:
-        return {}
-    return {int(s["relid"]): s for s in ctx.query("sequences_state", {"relids": relids})}
 
 
 def create_sequence_sql(seq: Row, qname: str) -> str:
@@ -89,8 +81,9 @@ def _owned_by_entry(seq: Row, qname: str) -> TocEntry:
     )
 
 
-def _set_entry(seq: Row, qname: str, state: Row) -> TocEntry:
-    last_value, is_called = state["last_value"], state["is_called"]
+def _set_entry(seq: Row, qname: str) -> TocEntry:
+    """``setval`` with the state sequences.sql read with the sequence."""
+    last_value, is_called = seq["last_value"], seq["is_called"]
     return TocEntry(
         kind="SEQUENCE SET",
         schema=seq["schema"],
