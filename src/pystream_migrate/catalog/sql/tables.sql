@@ -20,18 +20,23 @@ SELECT c.oid::bigint AS oid,
             THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
        c.relreplident::text AS replica_identity,
        am.amname AS access_method,
-       ARRAY(
-           SELECT o.prefix || pg_catalog.quote_ident(o.option_name) || '='
-                  || pg_catalog.quote_literal(o.option_value)
-           FROM (SELECT 0 AS k, '' AS prefix, x.*
-                 FROM pg_catalog.pg_options_to_table(c.reloptions) WITH ORDINALITY
-                      AS x(option_name, option_value, ord)
-                 UNION ALL
-                 SELECT 1, 'toast.', x.*
-                 FROM pg_catalog.pg_options_to_table(tc.reloptions) WITH ORDINALITY
-                      AS x(option_name, option_value, ord)) o
-           ORDER BY o.k, o.ord
-       ) AS options,
+       -- Its storage options and its TOAST table's; most tables have none, and the
+       -- subquery cost 5 us a table for nothing (20 ms of 160 on 4000 chunks).
+       CASE WHEN c.reloptions IS NULL AND tc.reloptions IS NULL THEN '{}'::text[]
+       ELSE
+           ARRAY(
+               SELECT o.prefix || pg_catalog.quote_ident(o.option_name) || '='
+                      || pg_catalog.quote_literal(o.option_value)
+               FROM (SELECT 0 AS k, '' AS prefix, x.*
+                     FROM pg_catalog.pg_options_to_table(c.reloptions) WITH ORDINALITY
+                          AS x(option_name, option_value, ord)
+                     UNION ALL
+                     SELECT 1, 'toast.', x.*
+                     FROM pg_catalog.pg_options_to_table(tc.reloptions) WITH ORDINALITY
+                          AS x(option_name, option_value, ord)) o
+               ORDER BY o.k, o.ord
+           )
+       END AS options,
        ARRAY(SELECT i.inhparent::bigint FROM pg_catalog.pg_inherits i
              WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents,
        -- Size of the heap and its TOAST table: as the last VACUUM or ANALYZE counted
