@@ -306,3 +306,43 @@ def test_no_child_while_another_thread_runs() -> None:
     finally:
         stop.set()
         other.join()
+
+
+def test_a_large_toc_is_let_go_of_at_once() -> None:
+    _fresh("large_toc_let_go")
+
+
+def large_toc_let_go() -> None:
+    """The dump holds its TOC until the header's children are done only below
+    dump.HOLD_TOC_BELOW entries: a larger one (here from 1) is let go of as the writer
+    is opened, its memory free for the data phase (held, the dump's peak RSS at
+    100 000 chunks went from 223 to 277 MB)."""
+    import tempfile
+
+    from pystream_migrate import dump
+    from pystream_migrate.toc import CopySpec, Section, TocEntry
+
+    def entries() -> list[TocEntry]:
+        made = [TocEntry(kind="TABLE", schema="s", name=f"t{i}", section=Section.PRE_DATA,
+                         create_sql=f"CREATE TABLE s.t{i} (a int);" + " " * 200, id=i)
+                for i in range(1, 3001)]
+        made += [TocEntry(kind="TABLE DATA", schema="s", name=f"t{i}", section=Section.DATA,
+                          copy=CopySpec("s", f"t{i}", ["a"]), deps=(i,), id=3000 + i)
+                 for i in range(1, 3001)]
+        return made
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for hold_below, held in [(1, False), (1 << 30, True)]:
+            dump.HOLD_TOC_BELOW = hold_below
+            out = dump._Output(f"{tmp}/x.psm")
+            out.open()
+            toc = entries()
+            w = dump._open_writer(out, {"tool": "test"}, toc, dump.DumpOptions("", ""),
+                                  lambda _m: None)
+            assert w.header_in_child, "no child: tests nothing"
+            if not held:
+                assert not toc  # while the children may still encode it
+            w.wait_header()
+            assert not toc  # once the header is written, whichever the size
+            w.abort()
+            out.abort()
