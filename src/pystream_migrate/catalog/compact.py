@@ -39,6 +39,7 @@ _NONE: list[tuple[str, int]] = cast(list[tuple[str, int]], ())
 # Entries kept whole before the Keeper compacts the rest: ~1 kB each with their SQL text.
 COMPACT_FROM = 20_000
 
+
 class Keeper:
     """Makes each entry small as its family yields it (see the module's docstring),
     recording what it creates and needs in :attr:`owners` first."""
